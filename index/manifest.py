@@ -1,0 +1,117 @@
+"""The manifest: what an index was built from and with, and checksums of its files.
+
+Loading checks it first, so an index from another model, a newer format, or with a
+truncated or garbled file fails with one clear sentence instead of wrong answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import IndexCorruptError, IndexMismatchError
+
+FORMAT = "archive-qa-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class FileEntry(BaseModel):
+    bytes: int
+    sha256: str
+
+
+class ModelInfo(BaseModel):
+    name: str
+    dim: int
+    max_seq_length: int
+
+
+class Manifest(BaseModel):
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    software_version: str
+    build_id: str
+    built_at: str
+    build_seconds: float
+    model: ModelInfo
+    index_titles: bool
+    chunking: dict[str, int]
+    faiss: dict[str, str | int | float]
+    bm25: dict[str, str | int | float] = {}
+    counts: dict[str, int]
+    corpus_hash: str
+    files: dict[str, FileEntry]
+
+
+def file_entry(path: Path) -> FileEntry:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return FileEntry(bytes=path.stat().st_size, sha256=h.hexdigest())
+
+
+def corpus_hash(article_hashes: dict[str, str]) -> str:
+    """One hash for the whole archive: equal exactly when the same articles are indexed."""
+    h = hashlib.sha256()
+    for aid in sorted(article_hashes):
+        h.update(f"{aid}\x1f{article_hashes[aid]}\n".encode())
+    return h.hexdigest()
+
+
+def write_manifest(build: Path, manifest: Manifest) -> None:
+    (build / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
+
+def read_manifest(build: Path) -> Manifest:
+    path = build / MANIFEST
+    if not path.is_file():
+        raise IndexCorruptError(f"index at {build} has no {MANIFEST}; rebuild it")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise IndexCorruptError(f"{path} is not an archive-qa manifest; rebuild the index")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index format version {data.get('format_version')} is not the supported {FORMAT_VERSION}; "
+            "rebuild the index with this version of archive-qa"
+        )
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise IndexCorruptError(
+            f"{path} is malformed at {where!r}: {first['msg']}; rebuild the index"
+        ) from exc
+
+
+def verify_files(build: Path, manifest: Manifest, checksums: bool = True) -> None:
+    """Every file the manifest lists is present, of the recorded size (and checksum)."""
+    for name, entry in manifest.files.items():
+        path = build / name
+        if not path.is_file():
+            raise IndexCorruptError(f"index file {path} is missing; rebuild the index")
+        size = path.stat().st_size
+        if size != entry.bytes:
+            raise IndexCorruptError(
+                f"index file {path} has {size:,} bytes, the manifest says {entry.bytes:,} (truncated?); rebuild the index"
+            )
+        if checksums and file_entry(path).sha256 != entry.sha256:
+            raise IndexCorruptError(
+                f"index file {path} does not match its checksum (corrupted); rebuild the index"
+            )
+
+
+def check_model(manifest: Manifest, model_name: str, dim: int) -> None:
+    if manifest.model.name != model_name or manifest.model.dim != dim:
+        raise IndexMismatchError(
+            f"index was built with model {manifest.model.name!r} ({manifest.model.dim} dims) but the configured "
+            f"model is {model_name!r} ({dim} dims); set ARCHIVE_QA_MODEL_PATH to the index's model or rebuild"
+        )

@@ -1,0 +1,237 @@
+"""The `archive-qa` command line.
+
+Heavy libraries (torch, faiss, langchain) are imported inside the commands, so
+`archive-qa --help` answers at once. Errors the user can act on print as one line
+and exit with status 1; nothing prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Question answering over news archives, with every claim cited to its paragraph.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--index", "-i", help="Index folder [default: ARCHIVE_QA_INDEX_DIR or indexes/demo]."
+    ),
+]
+
+
+def _settings(index: Path | None = None, **overrides):
+    from .settings import get_settings
+
+    settings = get_settings()
+    update = {k: v for k, v in overrides.items() if v is not None}
+    if index is not None:
+        update["index_dir"] = index
+    return settings.model_copy(update=update) if update else settings
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _guard(fn):
+    """Run a command body; known errors become one line and exit code 1."""
+    from index.errors import ArchiveQAError
+
+    try:
+        return fn()
+    except (ArchiveQAError, ValueError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        typer.secho("interrupted; the previous index is unchanged", err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def build(
+    sources: Annotated[
+        list[Path], typer.Argument(help="Files, folders or .zip archives of articles.")
+    ],
+    index: IndexOpt = None,
+    update: Annotated[
+        bool,
+        typer.Option("--update", help="Re-embed only new/changed articles; drop removed ones."),
+    ] = False,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            help="CSV/JSON field mapping, e.g. id=article_id,date=publish_date,url=article_source_link.",
+        ),
+    ] = None,
+    model_path: Annotated[
+        str | None, typer.Option("--model-path", help="Local sentence-transformers model folder.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Embedding batch size.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Build (or update) the index from article files. The old index stays live until the new one is complete."""
+
+    def run():
+        from index.builder import BuildOptions, build_index
+        from index.chunker import ChunkSettings
+        from index.embedder import load_embedder
+        from index.loaders import FieldMap, LoadLimits
+
+        s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
+        options = BuildOptions(
+            fields=FieldMap.parse(s.csv_fields),
+            chunking=ChunkSettings(s.chunk_min_words, s.chunk_target_words, s.chunk_max_words),
+            limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
+            batch_size=s.embed_batch_size,
+            index_titles=s.index_titles,
+            flat_limit=s.flat_limit,
+            update=update,
+            progress=not quiet and not as_json,
+        )
+        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        result = build_index(sources, s.index_dir, embedder, options)
+        from .report import build_summary, print_build_summary
+
+        if as_json:
+            typer.echo(json.dumps(build_summary(result), indent=2, ensure_ascii=False))
+        else:
+            print_build_summary(result)
+
+    _guard(run)
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str, typer.Argument(help='The question, e.g. "Who threatened weapons convoys?"')
+    ],
+    index: IndexOpt = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", help="Paragraphs to retrieve.")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this outlet (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only articles on/after this date.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only articles on/before this date.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the answer object as JSON.")
+    ] = False,
+) -> None:
+    """Answer a question from the archive, quoting and citing its paragraphs."""
+
+    def run():
+        from .service import QAService
+
+        s = _settings(index)
+        filters = _filters(source, since, until)
+        service = QAService.from_settings(s)
+        answer = service.ask(question, k=k, filters=filters if not filters.is_empty() else None)
+        if as_json:
+            typer.echo(answer.model_dump_json(indent=2))
+        else:
+            from .report import print_answer
+
+            print_answer(answer)
+
+    _guard(run)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    index: IndexOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k")] = 10,
+    source: Annotated[list[str] | None, typer.Option("--source")] = None,
+    since: Annotated[str | None, typer.Option("--since")] = None,
+    until: Annotated[str | None, typer.Option("--until")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ranked paragraphs for a query, without an answer."""
+
+    def run():
+        from .service import QAService
+
+        service = QAService.from_settings(_settings(index))
+        filters = _filters(source, since, until)
+        passages = service.search(query, k=k, filters=filters if not filters.is_empty() else None)
+        if as_json:
+            typer.echo(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
+            return
+        for p in passages:
+            typer.echo(
+                f"{p.rank:>2}. [{p.score:.4f}] {p.title} — {p.source or '?'} {p.date or ''} ¶{p.paragraphs[0]}"
+            )
+            typer.echo(f"    {p.text[:200]}{'…' if len(p.text) > 200 else ''}")
+
+    _guard(run)
+
+
+@app.command()
+def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show what the index holds and how it was built (reads no model)."""
+
+    def run():
+        from index.archive import ArchiveIndex
+
+        s = _settings(index)
+        idx = ArchiveIndex.open(s.index_dir, verify_checksums=s.verify_checksums)
+        data = {
+            "index": str(s.index_dir),
+            **idx.info().__dict__,
+            "manifest": idx.manifest.model_dump(exclude={"files"}),
+        }
+        if as_json:
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        i = idx.info()
+        typer.echo(f"index     {s.index_dir} (build {i.build_id}, built {i.built_at})")
+        typer.echo(
+            f"articles  {i.articles:,}   chunks {i.chunks:,}   model {i.model} ({i.dim} dims)   faiss {i.faiss_type}"
+        )
+        typer.echo(f"dates     {i.date_range[0]} … {i.date_range[1]}")
+        typer.echo("sources   " + ", ".join(f"{name} ({n})" for name, n in i.sources[:12]))
+
+    _guard(run)
+
+
+def _filters(source: list[str] | None, since: str | None, until: str | None):
+    from index.articles import parse_date
+
+    from .response import Filters
+
+    def date(value: str | None, name: str) -> str | None:
+        if value is None:
+            return None
+        parsed = parse_date(value)
+        if parsed is None:
+            raise ValueError(f"--{name} {value!r} is not a date (use YYYY-MM-DD)")
+        return parsed[:10]
+
+    return Filters(
+        sources=list(source or []), since=date(since, "since"), until=date(until, "until")
+    )
+
+
+def main() -> None:  # pragma: no cover - for `python -m qa.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The answer object shared by the CLI, the page and the HTTP API.
+
+One shape everywhere, so a portal that reads the API sees exactly what the page shows.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Filters(BaseModel):
+    """Metadata filters; every one that is set must hold."""
+
+    sources: list[str] = Field(
+        default_factory=list, description="Outlets, e.g. ['tass.com'] (case-insensitive)."
+    )
+    since: str | None = Field(None, description="ISO date, inclusive.")
+    until: str | None = Field(None, description="ISO date, inclusive.")
+    article_ids: list[str] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.sources or self.since or self.until or self.article_ids)
+
+
+class Citation(BaseModel):
+    """One numbered source: the exact paragraph and the verbatim quote taken from it."""
+
+    n: int
+    article_id: str
+    chunk_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    paragraph: int = Field(description="Paragraph number in the article, from 1.")
+    text: str = Field(description="The paragraph's full text.")
+    quote: str = Field(description="Verbatim sentence quoted from the paragraph ('' when none).")
+    quote_start: int = Field(-1, description="Offset of the quote in `text` (-1 when no quote).")
+    quote_end: int = -1
+    score: float = Field(0.0, description="Relevance of the quote or paragraph to the question.")
+
+
+class Passage(BaseModel):
+    """A retrieved chunk, with its scores (search results and `related` sources)."""
+
+    rank: int
+    chunk_id: str
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    paragraphs: list[int]
+    text: str
+    score: float
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+class Timings(BaseModel):
+    retrieve_ms: float = 0.0
+    generate_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    refused: bool = False
+    citations: list[Citation] = Field(default_factory=list)
+    related: list[Passage] = Field(default_factory=list, description="Retrieved but not quoted.")
+    notes: list[str] = Field(
+        default_factory=list, description="What the system did that the reader should know."
+    )
+    filters: Filters = Field(default_factory=Filters)
+    generator: str = "extractive"
+    timings: Timings = Field(default_factory=Timings)

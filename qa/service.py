@@ -1,0 +1,163 @@
+"""The question-answering service: one loaded index + model, answering many questions.
+
+This is the one object the CLI, the page and the API hold. Loading is the slow part
+(model, FAISS, BM25), so it happens once; `ask` and `search` are then cheap and safe to
+call from several threads.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from index.archive import ArchiveIndex, IndexInfo
+from index.chunker import ChunkSettings
+from index.embedder import Embedder, load_embedder
+from index.errors import ArchiveQAError
+
+from .extractive import REFUSAL, ExtractiveAnswerer
+from .response import Answer, Citation, Filters, Passage, Timings
+from .retriever import ArchiveRetriever, Hit, HybridSearcher, Mode, SearchParams
+from .settings import Settings, get_settings
+
+
+class QuestionError(ArchiveQAError, ValueError):
+    """The question itself is unusable (empty, too long)."""
+
+
+class Answerer(Protocol):
+    """Turns a question and retrieved hits into answer text with numbered citations."""
+
+    name: str
+
+    def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]: ...
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    q = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
+    if not q:
+        raise QuestionError("the question is empty; type a question about the archive")
+    if len(q) > max_chars:
+        raise QuestionError(
+            f"the question is {len(q):,} characters long; the limit is {max_chars:,}"
+        )
+    return q
+
+
+class QAService:
+    def __init__(self, settings: Settings, embedder: Embedder, index: ArchiveIndex) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.searcher = HybridSearcher(
+            index,
+            embedder,
+            SearchParams(
+                fetch_k=settings.fetch_k,
+                rrf_k=settings.rrf_k,
+                dense_weight=settings.dense_weight,
+                bm25_weight=settings.bm25_weight,
+                max_chunks_per_article=settings.max_chunks_per_article,
+            ),
+        )
+        self.answerer: Answerer = ExtractiveAnswerer(
+            embedder,
+            index.store,
+            ChunkSettings(**index.manifest.chunking),
+            max_quotes=settings.max_quotes,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> QAService:
+        settings = settings or get_settings()
+        embedder = load_embedder(settings.resolved_model_path(), settings.torch_threads)
+        index = ArchiveIndex.open(
+            settings.index_dir,
+            model_name=embedder.name,
+            dim=embedder.dim,
+            verify_checksums=settings.verify_checksums,
+            nprobe=settings.ivf_nprobe,
+        )
+        return cls(settings, embedder, index)
+
+    def retriever(
+        self, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> ArchiveRetriever:
+        """This index as a LangChain retriever."""
+        return ArchiveRetriever(
+            searcher=self.searcher, k=k or self.settings.k, filters=filters, mode=mode
+        )
+
+    def search(
+        self, query: str, k: int | None = None, filters: Filters | None = None
+    ) -> list[Passage]:
+        query = clean_question(query, self.settings.max_question_chars)
+        result = self.searcher.search(query, k or self.settings.k, filters)
+        return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        t0 = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        filters = filters or Filters()
+        result = self.searcher.search(question, k or self.settings.k, filters)
+        t1 = time.perf_counter()
+        notes = list(result.notes)
+        refused = not result.hits or result.best_dense < self.settings.min_relevance
+        if refused:
+            text, citations = REFUSAL, []
+            if result.hits:
+                notes.append(
+                    f"best paragraph similarity {result.best_dense:.2f} is below the threshold "
+                    f"{self.settings.min_relevance:.2f}"
+                )
+        else:
+            text, citations = self.answerer.answer(question, result.hits)
+            refused = not citations
+        t2 = time.perf_counter()
+        cited = {c.chunk_id for c in citations}
+        related = [
+            _passage(i, h)
+            for i, h in enumerate(result.hits, start=1)
+            if h.chunk.chunk_id not in cited
+        ]
+        return Answer(
+            question=question,
+            answer=text,
+            refused=refused,
+            citations=citations,
+            related=related,
+            notes=notes,
+            filters=filters,
+            generator=self.answerer.name,
+            timings=Timings(
+                retrieve_ms=round((t1 - t0) * 1000, 1),
+                generate_ms=round((t2 - t1) * 1000, 1),
+                total_ms=round((t2 - t0) * 1000, 1),
+            ),
+        )
+
+    def info(self) -> IndexInfo:
+        return self.index.info()
+
+    def close(self) -> None:
+        self.index.close()
+
+
+def _passage(rank: int, hit: Hit) -> Passage:
+    c = hit.chunk
+    return Passage(
+        rank=rank,
+        chunk_id=c.chunk_id,
+        article_id=c.article_id,
+        title=c.title,
+        source=c.source,
+        date=c.date,
+        url=c.url,
+        paragraphs=list(range(c.para_start, c.para_end + 1)),
+        text=c.text,
+        score=round(hit.score, 6),
+        dense_score=None if hit.dense is None else round(hit.dense, 4),
+        bm25_score=None if hit.bm25 is None else round(hit.bm25, 4),
+    )

