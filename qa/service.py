@@ -8,6 +8,7 @@ call from several threads.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from index.archive import ArchiveIndex, IndexInfo
@@ -97,7 +98,31 @@ class QAService:
         result = self.searcher.search(query, k or self.settings.k, filters)
         return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+    def stream(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[tuple[str, str]] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield answer text pieces as they are produced, then the final `Answer` last.
+
+        The extractive answerer has its text at once, so it yields one piece; an LLM
+        generator yields tokens. Citations are only final in the closing `Answer`.
+        """
+        answer = self.ask(question, k=k, filters=filters, history=history)
+        yield answer.answer
+        yield answer
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[tuple[str, str]] | None = None,
+    ) -> Answer:
+        """Answer one question. `history` is the earlier (question, answer) turns of a chat;
+        the extractive answerer ignores it (follow-up rewriting needs an LLM)."""
         t0 = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
