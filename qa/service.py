@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from langchain_core.language_models.chat_models import BaseChatModel
+
 from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
 from index.embedder import Embedder, load_embedder
@@ -47,8 +49,42 @@ def clean_question(question: str, max_chars: int) -> str:
     return q
 
 
+def make_chat_model(settings: Settings) -> BaseChatModel | None:
+    """The chat model the settings select (None for the extractive generator).
+
+    A selected local model whose file is missing or damaged raises a clear error that
+    says how to get it; the default (no generator set) never does, it falls back to
+    extractive when there is no model file.
+    """
+    generator = settings.resolved_generator()
+    if generator == "local":
+        import os
+
+        from .llm_local import LocalChatModel
+        from .models_fetch import check_model_file
+
+        check_model_file(settings.llm_model_file)
+        return LocalChatModel(
+            model_path=settings.llm_model_file,
+            n_ctx=settings.llm_ctx,
+            threads=settings.llm_threads or os.cpu_count() or 2,
+            max_tokens=settings.llm_max_tokens,
+        )
+    if generator == "openai":
+        from .llm_openai import openai_chat_model
+
+        return openai_chat_model(settings)
+    return None
+
+
 class QAService:
-    def __init__(self, settings: Settings, embedder: Embedder, index: ArchiveIndex) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        index: ArchiveIndex,
+        llm: BaseChatModel | None = None,
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index
@@ -69,6 +105,19 @@ class QAService:
             ChunkSettings(**index.manifest.chunking),
             max_quotes=settings.max_quotes,
         )
+        self.llm = llm
+        self.chain = None
+        if llm is not None:
+            from .chain import AnswerChain, ParagraphLocator
+
+            self.chain = AnswerChain(
+                llm,
+                self.searcher,
+                ParagraphLocator(index.store, ChunkSettings(**index.manifest.chunking)),
+                k=settings.llm_k,
+                paragraph_words=settings.llm_paragraph_words,
+                min_relevance=settings.min_relevance,
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> QAService:
@@ -81,7 +130,11 @@ class QAService:
             verify_checksums=settings.verify_checksums,
             nprobe=settings.ivf_nprobe,
         )
-        return cls(settings, embedder, index)
+        return cls(settings, embedder, index, make_chat_model(settings))
+
+    @property
+    def generator(self) -> str:
+        return self.answerer.name if self.chain is None else self.settings.resolved_generator()
 
     def retriever(
         self, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid"
@@ -107,12 +160,27 @@ class QAService:
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are produced, then the final `Answer` last.
 
-        The extractive answerer has its text at once, so it yields one piece; an LLM
-        generator yields tokens. Citations are only final in the closing `Answer`.
+        An LLM generator yields tokens as the model writes them (markers still in the
+        model's numbering; the quotes section is held back); the extractive answerer
+        has its text at once and yields one piece. Citations, renumbered and verified,
+        are only final in the closing `Answer`: show its `answer` text in the end.
         """
-        answer = self.ask(question, k=k, filters=filters, history=history)
-        yield answer.answer
-        yield answer
+        question = clean_question(question, self.settings.max_question_chars)
+        if self.chain is None:
+            answer = self._ask_extractive(question, k, filters, history)
+            yield answer.answer
+            yield answer
+            return
+        filters = filters or Filters()
+        t0 = time.perf_counter()
+        out = None
+        for item in self.chain.stream(question, history, k, filters):
+            if isinstance(item, str):
+                yield item
+            else:
+                out = item
+        assert out is not None
+        yield self._llm_answer(out, filters, time.perf_counter() - t0)
 
     def ask(
         self,
@@ -121,14 +189,71 @@ class QAService:
         filters: Filters | None = None,
         history: Sequence[tuple[str, str]] | None = None,
     ) -> Answer:
-        """Answer one question. `history` is the earlier (question, answer) turns of a chat;
-        the extractive answerer ignores it (follow-up rewriting needs an LLM)."""
+        """Answer one question. `history` is the earlier (question, answer) turns of a
+        chat; an LLM generator rewrites a follow-up into a standalone question with it
+        before retrieving (the extractive answerer cannot, and ignores it)."""
+        answer = None
+        for item in self.stream(question, k=k, filters=filters, history=history):
+            answer = item
+        assert isinstance(answer, Answer)
+        return answer
+
+    def _llm_answer(self, out, filters: Filters, seconds: float) -> Answer:
+        r = out.resolved
+        text, citations, refused = r.answer, r.citations, r.refused
+        notes = list(out.result.notes) + list(r.notes)
+        verified, unverified = r.verified, r.unverified
+        if not refused and not citations:
+            # Never show an uncited claim: fall back to quoting the archive.
+            text, citations = self.answerer.answer(out.standalone, out.result.hits)
+            refused = not citations
+            verified, unverified = len(citations), 0
+            notes.append("showing quoted sentences instead of the model's uncited answer")
+        cited = {c.chunk_id for c in citations}
+        related = [
+            _passage(i, h)
+            for i, h in enumerate(out.result.hits, start=1)
+            if h.chunk.chunk_id not in cited
+        ]
+        t = out.timings
+        return Answer(
+            question=out.question,
+            answer=text,
+            refused=refused,
+            citations=citations,
+            related=related,
+            notes=notes,
+            filters=filters,
+            generator=self.generator,
+            timings=Timings(
+                retrieve_ms=round(t.get("retrieve_ms", 0.0), 1),
+                generate_ms=round(t.get("generate_ms", 0.0), 1),
+                total_ms=round(seconds * 1000, 1),
+                rewrite_ms=round(t.get("rewrite_ms", 0.0), 1),
+                first_token_ms=None
+                if t.get("first_token_ms") is None
+                else round(t["first_token_ms"], 1),
+            ),
+            model=self.chain.model_name if self.chain else None,
+            standalone_question=out.standalone if out.standalone != out.question else None,
+            verified_citations=verified,
+            unverified_citations=unverified,
+        )
+
+    def _ask_extractive(
+        self,
+        question: str,
+        k: int | None,
+        filters: Filters | None,
+        history: Sequence[tuple[str, str]] | None,
+    ) -> Answer:
         t0 = time.perf_counter()
-        question = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
         result = self.searcher.search(question, k or self.settings.k, filters)
         t1 = time.perf_counter()
         notes = list(result.notes)
+        if history:
+            notes.append("the extractive answerer does not use the chat history")
         refused = not result.hits or result.best_dense < self.settings.min_relevance
         if refused:
             text, citations = REFUSAL, []
@@ -161,6 +286,7 @@ class QAService:
                 generate_ms=round((t2 - t1) * 1000, 1),
                 total_ms=round((t2 - t0) * 1000, 1),
             ),
+            verified_citations=len(citations),
         )
 
     def info(self) -> IndexInfo:

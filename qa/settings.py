@@ -60,7 +60,11 @@ class Settings(BaseSettings):
     )
 
     # Answering
-    generator: str = Field("extractive", description="Answer generator: extractive.")
+    generator: str | None = Field(
+        None,
+        description="Answer generator: local | openai | extractive; default: local when its "
+        "model file exists, else extractive.",
+    )
     min_relevance: float = Field(
         0.35,
         description="Refuse when the best retrieved paragraph's cosine similarity is below this.",
@@ -71,10 +75,46 @@ class Settings(BaseSettings):
     # Safety
     verify_checksums: bool = Field(True, description="Check index file checksums on load.")
 
+    # LLM generators (issue 4); `generator` above selects one
+    llm_model_file: Path = Field(
+        Path("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
+        description="GGUF file of the local generator (get it with `archive-qa models fetch`).",
+    )
+    llm_k: int = Field(4, ge=1, le=20, description="Paragraphs shown to an LLM generator.")
+    llm_paragraph_words: int = Field(
+        120,
+        ge=20,
+        description="Each paragraph shown to the LLM is trimmed to about this many words.",
+    )
+    llm_max_tokens: int = Field(200, ge=16, description="Longest generated answer, in tokens.")
+    llm_ctx: int = Field(4096, ge=512, description="llama.cpp context size.")
+    llm_threads: int | None = Field(
+        None, ge=1, description="llama.cpp threads; default: all cores."
+    )
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, …/v1.")
+    openai_model: str | None = Field(None, description="Model name at that endpoint.")
+    openai_api_key: str | None = Field(None, description="API key, when the endpoint needs one.")
+    openai_timeout: float = Field(120.0, gt=0, description="Seconds per request.")
+
     @field_validator("index_dir", mode="before")
     @classmethod
     def _expand(cls, v: object) -> object:
         return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    @field_validator("generator", mode="before")
+    @classmethod
+    def _generator(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip().lower() or None
+            if v not in (None, "local", "openai", "extractive"):
+                raise ValueError("generator must be local, openai or extractive")
+        return v
+
+    def resolved_generator(self) -> str:
+        """The generator in use: the setting, else local when its model file exists."""
+        if self.generator:
+            return self.generator
+        return "local" if self.llm_model_file.is_file() else "extractive"
 
     def resolved_model_path(self) -> str:
         if self.model_path:

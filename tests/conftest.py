@@ -19,6 +19,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The suite's extractive tests must not switch to an LLM because models/ holds one;
+# the LLM tests choose their generator explicitly.
+os.environ.setdefault("ARCHIVE_QA_GENERATOR", "extractive")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "sample" / "captured-russian-soldier.txt"

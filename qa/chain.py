@@ -1,0 +1,278 @@
+"""The LLM answer chain: rewrite a follow-up → retrieve → prompt → model → verify.
+
+The model-facing steps are plain LCEL runnables (`REWRITE_PROMPT | llm | parser`,
+`ANSWER_PROMPT | llm | parser`), so any LangChain chat model fits. `AnswerChain.stream`
+strings them together so the caller gets tokens as they are generated and the checked
+citations when the answer is complete; `AnswerChain.as_runnable()` is the same as one
+LangChain `Runnable` (invoke/stream) for use inside other chains.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable, RunnableGenerator
+
+from index.chunker import ChunkSettings, paragraph_at
+from index.store import ChunkStore
+
+from .citations import QUOTES_HEADER, REFUSAL, Resolved, Shown, resolve
+from .prompt import (
+    ANSWER_PROMPT,
+    REWRITE_PROMPT,
+    format_history,
+    format_paragraph,
+    trim_paragraph,
+)
+from .response import Citation, Filters
+from .retriever import Hit, HybridSearcher, SearchResult
+
+
+@dataclass
+class ChainOutput:
+    """What the chain produced, before the service wraps it into an `Answer`."""
+
+    question: str
+    standalone: str
+    result: SearchResult
+    resolved: Resolved
+    raw: str = ""
+    refused_by_retrieval: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class ParagraphLocator:
+    """Builds a `Citation` for a quote inside a retrieved chunk: the exact display
+    paragraph of the article that holds it and the quote's offsets in that paragraph."""
+
+    def __init__(self, store: ChunkStore, chunking: ChunkSettings) -> None:
+        self.store = store
+        self.chunking = chunking
+
+    def citation(
+        self, hit: Hit, n: int, start: int, end: int, match: str, score: float
+    ) -> Citation:
+        chunk = hit.chunk
+        article = self.store.article(chunk.article_id)
+        verified = start >= 0
+        abs_start = chunk.start + (start if verified else 0)
+        abs_end = chunk.start + (end if verified else 0)
+        if article is None:  # cannot happen in a consistent index; degrade to the chunk
+            para_no, p_start, p_end, text = chunk.para_start, chunk.start, chunk.end, chunk.text
+        else:
+            para_no, p_start, p_end = paragraph_at(article.text, abs_start, self.chunking)
+            if verified:
+                p_end = max(p_end, abs_end)
+            text = article.text[p_start:p_end]
+        return Citation(
+            n=n,
+            article_id=chunk.article_id,
+            chunk_id=chunk.chunk_id,
+            title=chunk.title,
+            source=chunk.source,
+            date=chunk.date,
+            url=chunk.url,
+            paragraph=para_no,
+            text=text,
+            quote=text[abs_start - p_start : abs_end - p_start] if verified else "",
+            quote_start=abs_start - p_start if verified else -1,
+            quote_end=abs_end - p_start if verified else -1,
+            score=round(hit.score, 6),
+            verified=verified,
+            match=match,
+        )
+
+
+class AnswerFilter:
+    """Passes streamed text through, minus the "Answer:" label and the quotes section
+    (which is for verification, not for the reader)."""
+
+    LABEL = re.compile(r"^\s*(?:\*\*)?\s*answer\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*", re.I)
+
+    def __init__(self) -> None:
+        self.buf = ""
+        self.started = False
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        if self.stopped:
+            return ""
+        self.buf += piece
+        if not self.started:
+            head = self.buf.lstrip()
+            if len(head) < 10 and "answer:".startswith(head.lower()[: len("answer:")]):
+                return ""  # might still become the label
+            self.buf = self.LABEL.sub("", self.buf.lstrip(), count=1)
+            self.started = True
+        out = ""
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            if QUOTES_HEADER.match(line):
+                self.stopped = True
+                self.buf = ""
+                return out
+            out += line + "\n"
+        # Hold back a tail that could still turn into "Quotes:".
+        if self.buf and len(self.buf) < 12 and self.buf.strip().lower().startswith("q"):
+            return out
+        if self.buf and QUOTES_HEADER.match(self.buf):
+            self.stopped = True
+            self.buf = ""
+            return out
+        out, self.buf = out + self.buf, ""
+        return out
+
+    def flush(self) -> str:
+        rest, self.buf = ("" if self.stopped else self.buf), ""
+        return rest if not QUOTES_HEADER.match(rest) else ""
+
+
+class AnswerChain:
+    """History-aware retrieval and cited generation over one index with one chat model."""
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        searcher: HybridSearcher,
+        locator: ParagraphLocator,
+        k: int = 4,
+        paragraph_words: int = 120,
+        min_relevance: float = 0.35,
+    ) -> None:
+        self.llm = llm
+        self.searcher = searcher
+        self.locator = locator
+        self.k = k
+        self.paragraph_words = paragraph_words
+        self.min_relevance = min_relevance
+        self.rewrite_chain: Runnable = REWRITE_PROMPT | llm | StrOutputParser()
+        self.answer_chain: Runnable = ANSWER_PROMPT | llm | StrOutputParser()
+
+    @property
+    def model_name(self) -> str:
+        return str(getattr(self.llm, "model_name", None) or self.llm._llm_type)
+
+    def standalone_question(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """The follow-up as a question that stands alone (the history-aware retriever
+        pattern). Without history, the question itself."""
+        if not history:
+            return question
+        out = self.rewrite_chain.invoke({"history": format_history(history), "question": question})
+        line = next((ln.strip() for ln in out.strip().splitlines() if ln.strip()), "")
+        line = re.sub(r"^(?:standalone question|question)\s*:\s*", "", line, flags=re.I)
+        line = line.strip().strip("\"'“”")
+        # A rewrite that is empty or rambles is worse than the raw follow-up.
+        if not line or len(line) > 4 * len(question) + 200:
+            return question
+        return line
+
+    def shown(self, question: str, hits: list[Hit]) -> tuple[list[Shown], str]:
+        shown: list[Shown] = []
+        blocks: list[str] = []
+        for n, hit in enumerate(hits, start=1):
+            c = hit.chunk
+            text = trim_paragraph(c.text, question, self.paragraph_words)
+            blocks.append(format_paragraph(n, c.title, c.source, c.date, text))
+            shown.append(
+                Shown(
+                    n=n,
+                    text=text,
+                    chunk_text=c.text,
+                    make_citation=_bind(self.locator, hit),
+                )
+            )
+        return shown, "\n\n".join(blocks)
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | ChainOutput]:
+        """Yield answer text as the model writes it, then the checked `ChainOutput`."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        standalone = self.standalone_question(question, list(history or []))
+        t1 = time.perf_counter()
+        timings["rewrite_ms"] = (t1 - t0) * 1000
+        result = self.searcher.search(standalone, k or self.k, filters)
+        t2 = time.perf_counter()
+        timings["retrieve_ms"] = (t2 - t1) * 1000
+        if not result.hits or result.best_dense < self.min_relevance:
+            notes = []
+            if result.hits:
+                notes.append(
+                    f"best paragraph similarity {result.best_dense:.2f} is below the threshold "
+                    f"{self.min_relevance:.2f}"
+                )
+            timings["generate_ms"] = 0.0
+            yield REFUSAL
+            yield ChainOutput(
+                question,
+                standalone,
+                result,
+                Resolved(REFUSAL, [], True, 0, 0, notes),
+                refused_by_retrieval=True,
+                timings=timings,
+            )
+            return
+        shown, paragraphs = self.shown(standalone, result.hits)
+        raw = ""
+        filt = AnswerFilter()
+        first: float | None = None
+        for piece in self.answer_chain.stream({"paragraphs": paragraphs, "question": standalone}):
+            if first is None and piece:
+                first = time.perf_counter()
+            raw += piece
+            out = filt.feed(piece)
+            if out:
+                yield out
+        tail = filt.flush()
+        if tail:
+            yield tail
+        t3 = time.perf_counter()
+        timings["generate_ms"] = (t3 - t2) * 1000
+        if first is not None:
+            timings["first_token_ms"] = (first - t0) * 1000
+        yield ChainOutput(
+            question, standalone, result, resolve(raw, shown), raw=raw, timings=timings
+        )
+
+    def invoke(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> ChainOutput:
+        out = None
+        for item in self.stream(question, history, k, filters):
+            out = item
+        assert isinstance(out, ChainOutput)
+        return out
+
+    def as_runnable(self) -> Runnable:
+        """The chain as one LangChain `Runnable`: input {"question", "history"?, "k"?,
+        "filters"?}; `stream` yields text pieces then the `ChainOutput`."""
+
+        def gen(inputs: Iterator[dict[str, Any]]) -> Iterator[str | ChainOutput]:
+            for x in inputs:
+                yield from self.stream(
+                    x["question"], x.get("history"), x.get("k"), x.get("filters")
+                )
+
+        return RunnableGenerator(gen)
+
+
+def _bind(locator: ParagraphLocator, hit: Hit) -> Callable[[int, int, int, str, float], Citation]:
+    def make(n: int, start: int, end: int, match: str, score: float) -> Citation:
+        return locator.citation(hit, n, start, end, match, score)
+
+    return make

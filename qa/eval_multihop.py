@@ -1,0 +1,164 @@
+"""Evaluate the answer chain on MultiHop-RAG (Tang and Yang, COLM 2024).
+
+Reads the benchmark from a folder at run time (its article bodies are never part of
+this repository), indexes its 609 articles once into a cache folder, answers a
+stratified sample of queries (equal numbers of each query type, fixed seed) and reports:
+
+- `paper_acc`: the paper's qa_evaluate rule: correct when the gold answer and the
+  response share at least one lower-cased word;
+- `strict_acc`: the normalized gold answer (lower case, punctuation and articles
+  removed) occurs as a whole phrase in the normalized response; a yes/no gold answer
+  must be the response's first word; a null query must be refused;
+- the null-query refusal rate, the citation verification rate, seconds per question
+  and first-token latency.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .response import Answer
+
+QUERY_TYPES = ("inference_query", "comparison_query", "temporal_query", "null_query")
+ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize(text: str) -> str:
+    text = re.sub(r"[^\w\s]", " ", text.lower().replace("’", "'"))
+    return " ".join(ARTICLES.sub(" ", text).split())
+
+
+def paper_correct(gold: str, response: str) -> bool:
+    """MultiHop-RAG's qa_evaluate: any shared lower-cased whitespace token."""
+    return bool(set(gold.lower().split()) & set(response.lower().split()))
+
+
+def strict_correct(gold: str, answer: Answer) -> bool:
+    g = normalize(gold)
+    r = normalize(answer.answer)
+    if g in ("insufficient information", ""):
+        return answer.refused
+    if answer.refused:
+        return False
+    if g in ("yes", "no"):
+        return r.split()[:1] == [g]
+    return f" {g} " in f" {r} "
+
+
+def load_queries(data: Path) -> list[dict[str, Any]]:
+    path = data / "queries_train.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: pass --data <the multihop-rag folder>")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def stratified_sample(queries: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """`n` queries, as equal a share of each of the four types as `n` allows."""
+    rng = random.Random(seed)
+    by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for q in queries:
+        by_type[q["question_type"]].append(q)
+    out: list[dict[str, Any]] = []
+    for i, t in enumerate(QUERY_TYPES):
+        share = n // len(QUERY_TYPES) + (1 if i < n % len(QUERY_TYPES) else 0)
+        out.extend(rng.sample(by_type[t], min(share, len(by_type[t]))))
+    return out
+
+
+def ensure_index(data: Path, cache: Path, build: Callable[[list[Path], Path], None]) -> Path:
+    """Index the benchmark's corpus once into `cache` (outside the repository's files)."""
+    index_dir = cache / "index"
+    if (index_dir / "CURRENT").is_file():
+        return index_dir
+    corpus = json.loads((data / "corpus_train.json").read_text(encoding="utf-8"))
+    cache.mkdir(parents=True, exist_ok=True)
+    jsonl = cache / "corpus.jsonl"
+    with open(jsonl, "w", encoding="utf-8") as fh:
+        for i, a in enumerate(corpus):
+            row = {
+                "id": f"mh{i:04d}",
+                "title": a["title"],
+                "text": a["body"],
+                "date": a["published_at"],
+                "source": a["source"],
+                "url": a["url"],
+            }
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    build([jsonl], index_dir)
+    return index_dir
+
+
+def run_eval(
+    ask: Callable[[str], Answer],
+    sample: list[dict[str, Any]],
+    progress: Callable[[int, dict[str, Any], Answer, float], None] | None = None,
+) -> dict[str, Any]:
+    rows = []
+    for i, q in enumerate(sample, start=1):
+        t0 = time.perf_counter()
+        answer = ask(q["query"])
+        secs = time.perf_counter() - t0
+        rows.append(
+            {
+                "type": q["question_type"],
+                "query": q["query"],
+                "gold": q["answer"],
+                "answer": answer.answer,
+                "refused": answer.refused,
+                "paper": paper_correct(q["answer"], answer.answer),
+                "strict": strict_correct(q["answer"], answer),
+                "verified": answer.verified_citations,
+                "unverified": answer.unverified_citations,
+                "seconds": secs,
+                "first_token_ms": answer.timings.first_token_ms,
+            }
+        )
+        if progress:
+            progress(i, q, answer, secs)
+    return summarize(rows)
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def acc(rs: list[dict[str, Any]], key: str) -> float | None:
+        return round(sum(r[key] for r in rs) / len(rs), 3) if rs else None
+
+    by_type = {
+        t: {
+            "n": len(rs),
+            "paper_acc": acc(rs, "paper"),
+            "strict_acc": acc(rs, "strict"),
+        }
+        for t in QUERY_TYPES
+        if (rs := [r for r in rows if r["type"] == t])
+    }
+    null = [r for r in rows if r["type"] == "null_query"]
+    answerable = [r for r in rows if r["type"] != "null_query"]
+    ver = sum(r["verified"] for r in rows)
+    unver = sum(r["unverified"] for r in rows)
+    ftl = [r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]
+    return {
+        "n": len(rows),
+        "paper_acc": acc(rows, "paper"),
+        "strict_acc": acc(rows, "strict"),
+        "paper_acc_answerable": acc(answerable, "paper"),
+        "strict_acc_answerable": acc(answerable, "strict"),
+        "null_refusal_rate": acc(null, "refused"),
+        "false_refusal_rate": acc(answerable, "refused"),
+        "citations_verified": ver,
+        "citations_unverified": unver,
+        "citation_verification_rate": round(ver / (ver + unver), 3) if ver + unver else None,
+        "seconds_per_question": round(statistics.mean(r["seconds"] for r in rows), 2)
+        if rows
+        else None,
+        "first_token_ms_median": round(statistics.median(ftl)) if ftl else None,
+        "by_type": by_type,
+        "rows": rows,
+    }
