@@ -89,6 +89,17 @@ def news_index(tmp_path_factory, subset_csv, embedder, build_options) -> Path:
 
 
 @pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder, build_options) -> Path:
+    """The seed article alone (a second): for the LLM chain tests, where each model call
+    costs seconds and the question is about the seed."""
+    from index.builder import build_index
+
+    root = tmp_path_factory.mktemp("seed-index") / "index"
+    build_index([SEED], root, embedder, build_options)
+    return root
+
+
+@pytest.fixture(scope="session")
 def untitled_index(tmp_path_factory, subset_csv, embedder, build_options) -> Path:
     """The same articles indexed without their headlines: for honest headline→article tests."""
     from dataclasses import replace
