@@ -174,6 +174,11 @@ def is_refusal(text: str) -> bool:
 
 INLINE_QUOTE = re.compile(r"[\"“«„]([^\"”»]{8,}?)[\"”»]|(?<!\w)[‘']([^’']{8,}?)[’'](?!\w)")
 SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)(?:\s*\[[\d,;\s]+\])*")
+LEAD_IN = re.compile(
+    r"\b(?:according to |as stated in )?(?:the )?paragraphs?\s+(?:from\s+|in\s+)?"
+    r"(\[[\d,;\s]+\])\s*,?\s*(?:(?:states?|says?|mentions?|reports?|notes?)\s+)?(?:that\s+)?",
+    re.I,
+)
 MIN_SUPPORT_WORDS = 4  # a shared run this long ties a sentence to a paragraph
 MIN_ATTRIBUTE_WORDS = 6  # ... and this long lets us add a marker the model forgot
 
@@ -230,7 +235,8 @@ def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
     added = 0
     out_parts: list[str] = []
     pos = 0
-    text = parsed.answer
+    # "The paragraph from [1] states that X" reads as "X [1]".
+    text = LEAD_IN.sub(lambda m: m.group(1) + " ", parsed.answer)
     for m in SENTENCE.finditer(text):
         out_parts.append(text[pos : m.start()])
         pos = m.end()
@@ -268,6 +274,9 @@ def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
                     claim, parsed.quotes.get(old, []) + inline, by_n[old].chunk_text
                 )
         body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sent)).rstrip()
+        stripped = body.lstrip()
+        if stripped[:1].islower() and not out_parts[-1].strip():
+            body = body[: len(body) - len(stripped)] + stripped[0].upper() + stripped[1:]
         marks = "".join(f"[{order.index(o) + 1}]" for o in cited)
         out_parts.append(f"{body} {marks}".rstrip() if marks else body)
     out_parts.append(text[pos:])
