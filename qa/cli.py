@@ -133,16 +133,34 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the answer object as JSON.")
     ] = False,
+    generator: Annotated[
+        str | None,
+        typer.Option("--generator", "-g", help="local | openai | extractive (default: setting)."),
+    ] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Print the answer as it is generated.")
+    ] = False,
 ) -> None:
     """Answer a question from the archive, quoting and citing its paragraphs."""
 
     def run():
         from .service import QAService
 
-        s = _settings(index)
+        s = _settings(index, generator=generator)
         filters = _filters(source, since, until)
         service = QAService.from_settings(s)
-        answer = service.ask(question, k=k, filters=filters if not filters.is_empty() else None)
+        f = filters if not filters.is_empty() else None
+        if stream and not as_json:
+            answer = None
+            for item in service.stream(question, k=k, filters=f):
+                if isinstance(item, str):
+                    typer.echo(item, nl=False)
+                    sys.stdout.flush()
+                else:
+                    answer = item
+            typer.echo("\n")
+        else:
+            answer = service.ask(question, k=k, filters=f)
         if as_json:
             typer.echo(answer.model_dump_json(indent=2))
         else:

@@ -82,10 +82,20 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
                 highlight=False,
             )
         else:
+            if not c.verified:
+                console.print("    [yellow](unverified: no supporting quote found here)[/]")
             console.print(f"    {_escape(c.text)}", highlight=False)
     t = answer.timings
+    model = f" ({answer.model})" if answer.model else ""
+    checked = (
+        f" · citations verified {answer.verified_citations}/"
+        f"{answer.verified_citations + answer.unverified_citations}"
+        if answer.model
+        else ""
+    )
     console.print(
-        f"[dim]{answer.generator} · retrieve {t.retrieve_ms:.0f} ms · answer {t.generate_ms:.0f} ms[/]"
+        f"[dim]{answer.generator}{_escape(model)} · retrieve {t.retrieve_ms:.0f} ms · "
+        f"answer {t.generate_ms:.0f} ms{checked}[/]"
     )
 
 
