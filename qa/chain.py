@@ -18,6 +18,7 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableGenerator
+from langchain_core.runnables.utils import AddableDict
 
 from index.chunker import ChunkSettings, paragraph_at
 from index.store import ChunkStore
@@ -260,13 +261,16 @@ class AnswerChain:
 
     def as_runnable(self) -> Runnable:
         """The chain as one LangChain `Runnable`: input {"question", "history"?, "k"?,
-        "filters"?}; `stream` yields text pieces then the `ChainOutput`."""
+        "filters"?}. `stream` yields {"answer": text piece} chunks and last {"output":
+        ChainOutput}; `invoke` returns them added up: {"answer": text, "output": …}."""
 
-        def gen(inputs: Iterator[dict[str, Any]]) -> Iterator[str | ChainOutput]:
+        def gen(inputs: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
             for x in inputs:
-                yield from self.stream(
+                for item in self.stream(
                     x["question"], x.get("history"), x.get("k"), x.get("filters")
-                )
+                ):
+                    key = "answer" if isinstance(item, str) else "output"
+                    yield AddableDict({key: item})
 
         return RunnableGenerator(gen)
 

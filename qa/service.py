@@ -134,7 +134,10 @@ class QAService:
 
     @property
     def generator(self) -> str:
-        return self.answerer.name if self.chain is None else self.settings.resolved_generator()
+        if self.llm is None:
+            return self.answerer.name
+        kind = getattr(self.llm, "_llm_type", "")
+        return {"llama.cpp": "local", "openai-chat": "openai"}.get(kind, kind or "llm")
 
     def retriever(
         self, k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid"

@@ -163,3 +163,12 @@ def test_openai_generator_needs_a_model_name(seed_index):
 
     with pytest.raises(OpenAISettingsError, match="ARCHIVE_QA_OPENAI_MODEL"):
         QAService.from_settings(Settings(index_dir=seed_index, generator="openai"))
+
+
+def test_chain_as_one_langchain_runnable(openai_service):
+    runnable = openai_service.chain.as_runnable()
+    out = runnable.invoke({"question": SEED_QUESTION})
+    assert out["answer"].startswith("This comes as Russia")
+    assert out["output"].resolved.citations[0].verified
+    chunks = list(runnable.stream({"question": SEED_QUESTION}))
+    assert len(chunks) > 3 and "output" in chunks[-1]
