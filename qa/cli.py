@@ -211,6 +211,70 @@ def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")
     _guard(run)
 
 
+eval_app = typer.Typer(
+    help="Measure retrieval and answer quality on benchmark data.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    multihop: Annotated[
+        Path | None,
+        typer.Option(
+            "--multihop", help="MultiHop-RAG folder (corpus_train.json, queries_train.json)."
+        ),
+    ] = None,
+    news: Annotated[
+        Path | None, typer.Option("--news", help="NewsArticles.zip for the headline→article test.")
+    ] = None,
+    multihop_index: Annotated[
+        Path, typer.Option(help="Where the MultiHop-RAG index is built/reused.")
+    ] = Path("indexes/multihop"),
+    news_index: Annotated[
+        Path,
+        typer.Option(
+            help="NewsArticles index with headlines (built/reused; '-untitled' beside it)."
+        ),
+    ] = Path("indexes/demo"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N queries of each set.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the evaluation indexes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+) -> None:
+    """MultiHop-RAG metrics and headline→article recall, with an ablation row per retrieval piece."""
+
+    def run():
+        from index.embedder import load_embedder
+
+        from .eval_retrieval import evaluate, print_report
+
+        if multihop is None and news is None:
+            raise ValueError("name at least one of --multihop DIR and --news ZIP")
+        s = _settings()
+        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        log = (lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True))
+        report = evaluate(
+            embedder,
+            multihop,
+            multihop_index,
+            news,
+            news_index,
+            limit=limit,
+            rebuild=rebuild,
+            progress=not as_json,
+            log=log,
+        )
+        if out:
+            out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+        else:
+            print_report(report)
+
+    _guard(run)
+
+
 def _filters(source: list[str] | None, since: str | None, until: str | None):
     from index.articles import parse_date
 

@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     max_chunks_per_article: int = Field(
         2, ge=1, description="Diversity: at most this many chunks of one article in top-k."
     )
+    query_hints: bool = Field(
+        True, description="Turn outlets and dates named in a question into sub-queries."
+    )
+    query_decompose: bool = Field(
+        True, description="Each named outlet's sub-query is its own clause of the question."
+    )
+    subquery_weight: float = Field(
+        1.0, ge=0, description="Weight of each outlet/date sub-query in the fusion."
+    )
+
+    reranker_path: str | None = Field(
+        None, description="Local cross-encoder model folder; reranks the top candidates when set."
+    )
+    rerank_candidates: int = Field(20, ge=1, le=200, description="Hits the reranker re-scores.")
 
     # Answering
     generator: str = Field("extractive", description="Answer generator: extractive.")
