@@ -104,7 +104,9 @@ def find_sources(question: str, aliases: dict[str, set[str]]) -> list[SourceMent
     found: list[SourceMention] = []
     for alias in sorted(aliases, key=len, reverse=True):
         for m in _alias_pattern(alias).finditer(question):
-            if any(m.start() < f.end and f.start < m.end() for f in found) or not _named(alias, m.group(0)):
+            if any(m.start() < f.end and f.start < m.end() for f in found) or not _named(
+                alias, m.group(0)
+            ):
                 continue
             found.append(
                 SourceMention(m.start(), m.end(), m.group(0), tuple(sorted(aliases[alias])))
@@ -180,7 +182,9 @@ def plan_query(
     plan = QueryPlan(question, sources=find_sources(question, aliases), dates=find_dates(question))
     mentions = plan.sources
     # Outlet names rarely occur in article bodies: searching on them only adds noise.
-    plan.subqueries.append(SubQuery(_strip_spans(question, 0, list(mentions)) or question, base, "question"))
+    plan.subqueries.append(
+        SubQuery(_strip_spans(question, 0, list(mentions)) or question, base, "question")
+    )
     if mentions:
         for i, mention in enumerate(mentions):
             seg_start = 0 if i == 0 else _clause_start(question, mentions[i - 1].end, mention.start)

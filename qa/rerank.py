@@ -37,7 +37,9 @@ class CrossEncoderReranker:
         import torch
 
         out = self.model.predict(
-            [(question, t) for t in texts], activation_fn=torch.nn.Identity(), show_progress_bar=False
+            [(question, t) for t in texts],
+            activation_fn=torch.nn.Identity(),
+            show_progress_bar=False,
         )
         return [float(x) for x in out]
 
