@@ -183,6 +183,41 @@ def ann_recall(index: ArchiveIndex, query_vectors: np.ndarray, k: int = 10) -> d
     return out
 
 
+REFUSAL_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
+
+
+def best_dense(searcher: HybridSearcher, questions: Sequence[str]) -> np.ndarray:
+    """The refusal signal (best paragraph cosine) of each question, with product settings."""
+    searcher.params = SearchParams()
+    return np.array([searcher.search(q, 5).best_dense for q in questions])
+
+
+def refusal_stats(
+    pos: np.ndarray, neg: np.ndarray, thresholds: Sequence[float] = REFUSAL_THRESHOLDS
+) -> dict[str, Any]:
+    """How the best-paragraph similarity separates answerable from unanswerable questions.
+
+    `min_relevance` is a floor for clearly off-topic questions; questions that are on topic
+    but ask for something the archive lacks need the LLM's own refusal.
+    """
+    rows = [
+        {
+            "threshold": t,
+            "answerable_kept": float(np.mean(pos >= t)),
+            "unanswerable_refused": float(np.mean(neg < t)),
+        }
+        for t in thresholds
+    ]
+    pct = lambda a: {f"p{p}": float(np.percentile(a, p)) for p in (5, 25, 50, 75, 95)}  # noqa: E731
+    return {
+        "answerable": len(pos),
+        "unanswerable": len(neg),
+        "answerable_best": pct(pos),
+        "unanswerable_best": pct(neg),
+        "rows": rows,
+    }
+
+
 def headline_queries(index: ArchiveIndex) -> list[tuple[str, str]]:
     """(headline, article id) for NewsArticles articles with a unique, non-empty headline."""
     rows = index.store.conn.execute("SELECT id, title, origin FROM articles").fetchall()
@@ -251,6 +286,7 @@ def evaluate(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     report: dict[str, Any] = {"machine": _machine()}
+    refusal_pos, refusal_questions = np.zeros(0), []
     base = SearchParams()
     if multihop is not None:
         t0 = time.perf_counter()
@@ -281,6 +317,14 @@ def evaluate(
             )
             log(f"  {config.name}: " + _fmt(rows[-1]["held_out"]))
         qvecs = np.stack([searcher.embed_query(q["query"]) for q in queries]).astype("float32")
+        refusal_questions = [queries[i]["query"] for i in test_idx[:500]]
+        refusal_pos = best_dense(searcher, refusal_questions)
+        nulls = [
+            q["query"]
+            for q in json.loads((multihop / "queries_train.json").read_text())
+            if q["question_type"] == "null_query"
+        ]
+        refusal_null = best_dense(searcher, nulls[:limit])
         report["multihop"] = {
             "queries": len(queries),
             "held_out": len(test_idx),
@@ -289,6 +333,7 @@ def evaluate(
             "rows": rows,
             "chunks": chunk_token_stats(index, embedder),
             "ann": ann_recall(index, qvecs),
+            "refusal_on_topic": refusal_stats(refusal_pos, refusal_null),
             "seconds": round(time.perf_counter() - t0, 1),
         }
         index.close()
@@ -302,6 +347,11 @@ def evaluate(
             searcher = HybridSearcher(index, embedder, base)
             queries = headline_queries(index)[:limit]
             label = "headlines indexed" if titled else "body only"
+            if titled and multihop is not None:
+                # The same MultiHop-RAG questions against an archive that lacks their answers.
+                report["refusal_off_topic"] = refusal_stats(
+                    refusal_pos, best_dense(searcher, refusal_questions)
+                )
             if not titled:
                 tfidf = tfidf_headlines(index, queries)
                 if tfidf:

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # Answering
     generator: str = Field("extractive", description="Answer generator: extractive.")
     min_relevance: float = Field(
-        0.35,
+        0.40,
         description="Refuse when the best retrieved paragraph's cosine similarity is below this.",
     )
     max_quotes: int = Field(2, ge=1, le=5)
