@@ -59,7 +59,7 @@ def ablation_configs(tuned: SearchParams) -> list[Config]:
         ),
         Config("+ decomposition", "hybrid", replace(plain, query_hints=True, decompose=True)),
         Config(
-            "+ diversity (≤2 chunks/article)",
+            f"+ diversity (≤{tuned.max_chunks_per_article} chunks/article)",
             "hybrid",
             replace(tuned, query_hints=True, decompose=True),
         ),

@@ -33,7 +33,7 @@ class SearchParams:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    max_chunks_per_article: int = 2
+    max_chunks_per_article: int = 3
     query_hints: bool = True  # outlet/date hints in the question become sub-queries
     decompose: bool = True  # each outlet's sub-query is its own clause, not the whole question
     subquery_weight: float = 1.0

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     max_chunks_per_article: int = Field(
-        2, ge=1, description="Diversity: at most this many chunks of one article in top-k."
+        3, ge=1, description="Diversity: at most this many chunks of one article in top-k."
     )
     query_hints: bool = Field(
         True, description="Turn outlets and dates named in a question into sub-queries."
