@@ -193,7 +193,7 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
         except (ArchiveQAError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
 
-    with gr.Blocks(title="archive-qa") as page:
+    with gr.Blocks(title="archive-qa", analytics_enabled=False) as page:
         gr.Markdown(
             "## archive-qa\nAsk the news archive. Every claim is quoted from, and linked "
             "to, the exact paragraph it came from."
