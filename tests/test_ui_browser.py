@@ -115,16 +115,17 @@ def test_errors_show_in_the_page_and_clear_resets(page, base):
 
 def test_portal_example_asks_embeds_the_page_and_the_web_component(page, base, portal):
     page.goto(f"{portal}/portal.html?server={base}")
-    page.locator("#ask-form button").click()
-    page.locator("#answer a").first.wait_for()
-    assert "Ryabkov" in page.locator("#answer").inner_text()
-    first = page.locator("#sources li").first
+    page.locator("#portal-form button").click()
+    page.locator("#portal-answer a").first.wait_for()
+    assert "Ryabkov" in page.locator("#portal-answer").inner_text()
+    first = page.locator("#portal-sources li").first
     assert "paragraph 21" in first.inner_text()
     assert "legitimate targets" in first.locator("mark").inner_text()
     frame = page.frame_locator("#qa-frame")
     frame.locator("#question textarea").wait_for()
     frame.locator("#status").get_by_text("articles").wait_for()
     component = page.locator("gradio-app")
+    component.scroll_into_view_if_needed()  # Gradio renders a web component once it is in view
     component.locator("#question textarea").wait_for()
     component.locator("#question textarea").fill(SEED_QUESTION)
     component.locator("#ask").click()
@@ -184,3 +185,17 @@ def test_script_in_an_article_or_question_is_shown_as_text(page, evil_base):
     assert page.locator("#sources script, #chat script, #sources img, #chat img").count() == 0
     assert dialogs == []
     page.screenshot(path=str(ARTIFACTS / "page-untrusted.png"), full_page=True)
+
+
+def test_missing_index_is_a_readable_message_in_the_page(page, tmp_path):
+    missing = tmp_path / "no-index-here"
+    with running(create_app(Settings(index_dir=missing))) as url:
+        page.goto(url + "/")
+        page.locator("#status").get_by_text("Index not available").wait_for()
+        assert "no-index-here" in page.locator("#status").inner_text()
+        ask_in_page(page, SEED_QUESTION)
+        error = page.locator("#chat .error")
+        error.wait_for()
+        assert "no-index-here" in error.inner_text()
+        assert "Traceback" not in page.content()
+        page.screenshot(path=str(ARTIFACTS / "page-no-index.png"), full_page=True)

@@ -52,7 +52,7 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_headers=["*"],  # Gradio's client sends its own headers too
         )
     return gr.mount_gradio_app(
         app,
