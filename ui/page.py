@@ -31,25 +31,29 @@ EXAMPLES = [
 
 # Clicking a [n] in an answer opens source n in the panel (event delegation, so it works
 # for messages rendered later). Capture phase, so the chatbot's own link handling
-# (open in a new tab) never sees the click.
-HEAD = """
-<script>
-document.addEventListener('click', function (e) {
-  var a = e.target && e.target.closest ? e.target.closest('a.cite') : null;
-  if (!a) return;
-  e.preventDefault();
-  e.stopPropagation();
-  var id = (a.getAttribute('href') || '').replace(/^.*#/, '');
-  var card = document.getElementById(id);
-  if (!card) return;
-  document.querySelectorAll('details.source.active').forEach(function (d) {
-    d.classList.remove('active');
-  });
-  card.open = true;
-  card.classList.add('active');
-  card.scrollIntoView({block: 'nearest'});
-}, true);
-</script>
+# (open in a new tab) never sees the click. Given to Gradio as `js`, which runs on the
+# full page and inside the <gradio-app> web component alike.
+JS = """
+() => {
+  if (window.__archiveQaCites) return;
+  window.__archiveQaCites = true;
+  document.addEventListener('click', function (e) {
+    var a = e.target && e.target.closest ? e.target.closest('a.cite') : null;
+    if (!a) return;
+    e.preventDefault();
+    e.stopPropagation();
+    var id = (a.getAttribute('href') || '').replace(/^.*#/, '');
+    var root = a.closest('gradio-app') || a.closest('.gradio-container') || document;
+    var card = root.querySelector('#' + id) || document.getElementById(id);
+    if (!card) return;
+    root.querySelectorAll('details.source.active').forEach(function (d) {
+      d.classList.remove('active');
+    });
+    card.open = true;
+    card.classList.add('active');
+    card.scrollIntoView({block: 'nearest'});
+  }, true);
+}
 """
 
 CSS = """
@@ -61,7 +65,7 @@ CSS = """
 #sources .meta, #sources .hint, .status { color: var(--body-text-color-subdued); font-size: 0.9em; }
 #sources mark { background: #fde68a; color: #111827; padding: 0 2px; }
 a.cite { font-weight: 600; text-decoration: none; }
-.error { color: #b91c1c; }
+.error, .status.down { color: #b91c1c; }
 """
 
 # No web fonts: the page must look right on a machine with no internet.
@@ -198,7 +202,7 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
             "## archive-qa\nAsk the news archive. Every claim is quoted from, and linked "
             "to, the exact paragraph it came from."
         )
-        status = gr.HTML(status_html(None, "loading…"), elem_id="status")
+        status = gr.HTML('<div class="status">Checking the index…</div>', elem_id="status")
         turns = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):

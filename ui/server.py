@@ -20,7 +20,7 @@ from qa.settings import Settings
 from .api import install_error_handlers, router
 from .auth import APIKeyMiddleware
 from .holder import ServiceHolder
-from .page import CSS, HEAD, THEME, build_page
+from .page import CSS, JS, THEME, build_page
 
 # Gradio's web-component loader ships inside the gradio package; serving it from here
 # lets `<gradio-app>` work on a portal with no internet (it loads ./assets/... from us).
@@ -61,7 +61,7 @@ def create_app(settings: Settings, service: QAService | None = None) -> FastAPI:
         footer_links=["api"],
         theme=THEME,
         css=CSS,
-        head=HEAD,
+        js=JS,
         mcp_server=settings.mcp_server,
     )
 
