@@ -288,3 +288,36 @@ def test_serve_command_starts_the_server(news_index):
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# --- a failure inside the service: JSON error, no traceback, still serving --------------
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory, embedder, build_options):
+    """A real service whose index has been closed under it, so every query fails."""
+    from conftest import SEED
+
+    from index.archive import ArchiveIndex
+    from index.builder import build_index
+    from qa.service import QAService
+
+    root = tmp_path_factory.mktemp("closed-index") / "index"
+    build_index([SEED], root, embedder, build_options)
+    settings = Settings(index_dir=root)
+    svc = QAService(settings, embedder, ArchiveIndex.open(root))
+    svc.close()
+    with running(create_app(settings, service=svc)) as url:
+        yield url
+
+
+def test_an_internal_failure_is_a_json_500_and_the_server_keeps_serving(failing):
+    with httpx.Client(base_url=failing, timeout=60) as c:
+        r = c.post("/api/ask", json={"question": SEED_QUESTION})
+        assert r.status_code == 500
+        assert r.json()["error"].startswith("internal error (")
+        assert "Traceback" not in r.text
+        with c.stream("POST", "/api/ask/stream", json={"question": SEED_QUESTION}) as s:
+            body = "".join(s.iter_text())
+        assert "event: error" in body and "internal error" in body
+        assert c.get("/docs").status_code == 200

@@ -8,7 +8,9 @@ an index that cannot be loaded is a 503 with the reason.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -25,6 +27,8 @@ from qa.service import QAService, QuestionError, clean_question
 
 from .filters import FilterError, make_filters
 from .holder import ServiceHolder
+
+log = logging.getLogger("archive_qa.ui")
 
 
 class FilterSpec(BaseModel):
@@ -152,10 +156,12 @@ def prepare_ask(body: AskRequest, request: Request) -> Prepared:
         if len(t.question) > limit or len(t.answer) > 10 * limit:
             raise _fail(413, f"history turn {i} is longer than the limit")
     service = _service(holder)
+    with _guarded():
+        filters = _filters(service, body.filters)
     return Prepared(
         service=service,
         question=question,
-        filters=_filters(service, body.filters),
+        filters=filters,
         history=[(t.question, t.answer) for t in body.history],
         k=body.k,
     )
@@ -167,10 +173,8 @@ router = APIRouter(prefix="/api", tags=["archive"])
 @router.post("/ask", responses=ERRORS)
 def ask(p: Annotated[Prepared, Depends(prepare_ask)]) -> Answer:
     """Answer a question, every claim quoted from and cited to its paragraph."""
-    try:
+    with _guarded():
         return p.service.ask(p.question, k=p.k, filters=p.filters, history=p.history)
-    except QuestionError as exc:
-        raise _fail(400, str(exc)) from None
 
 
 @router.post("/ask/stream", response_class=EventSourceResponse, responses=ERRORS)
@@ -186,6 +190,9 @@ def ask_stream(p: Annotated[Prepared, Depends(prepare_ask)]) -> Iterator[ServerS
         yield ServerSentEvent(event="error", data={"error": "the answer stream ended early"})
     except (ArchiveQAError, ValueError) as exc:
         yield ServerSentEvent(event="error", data={"error": str(exc)})
+    except Exception as exc:  # the stream has started: report in-band, log the traceback
+        log.exception("streaming an answer failed")
+        yield ServerSentEvent(event="error", data={"error": _internal(exc)})
 
 
 @router.post("/search", responses=ERRORS)
@@ -194,13 +201,16 @@ def search(body: SearchRequest, request: Request) -> list[Passage]:
     holder = _holder(request)
     query = _question(body.query, holder.settings.max_question_chars)
     service = _service(holder)
-    return service.search(query, k=body.k, filters=_filters(service, body.filters))
+    with _guarded():
+        return service.search(query, k=body.k, filters=_filters(service, body.filters))
 
 
 @router.get("/health", responses={503: ERRORS[503]})
 def health(request: Request) -> Health:
     """Index status: 200 with what the index holds, or 503 with why it cannot be loaded."""
-    info = _service(_holder(request)).info()
+    service = _service(_holder(request))
+    with _guarded():
+        info = service.info()
     return Health(
         status="ok",
         articles=info.articles,
@@ -226,3 +236,24 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         )
         return JSONResponse({"error": f"bad request: {problems}"}, status_code=422)
+
+
+def _internal(exc: Exception) -> str:
+    return f"internal error ({type(exc).__name__}); see the server log"
+
+
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """Failures inside the service as JSON errors; handled here rather than by an app-wide
+    handler, because Starlette re-raises those and the connection is then dropped."""
+    try:
+        yield
+    except HTTPException:
+        raise
+    except QuestionError as exc:
+        raise _fail(400, str(exc)) from None
+    except ArchiveQAError as exc:  # e.g. an answer generator that cannot be reached
+        raise _fail(503, str(exc)) from None
+    except Exception as exc:
+        log.exception("request failed")
+        raise _fail(500, _internal(exc)) from None

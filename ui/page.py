@@ -75,10 +75,6 @@ THEME = gr.themes.Default(
 )
 
 
-def _history_pairs(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(q, a) for q, a in turns]
-
-
 def build_page(holder: ServiceHolder) -> gr.Blocks:
     """The page's Blocks; `holder` supplies the (shared, already warm) service."""
     settings = holder.settings
@@ -88,6 +84,9 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
             return [name for name, _ in holder.get().info().sources]
         except ArchiveQAError:
             return []
+        except Exception:  # the page must still come up; the status line says why
+            log.exception("reading the index's outlets failed")
+            return []
 
     def status_now() -> tuple[str, Any]:
         try:
@@ -95,6 +94,9 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
             return status_html(info), gr.update(choices=[n for n, _ in info.sources])
         except ArchiveQAError as exc:
             return status_html(None, str(exc)), gr.update()
+        except Exception as exc:
+            log.exception("reading the index status failed")
+            return status_html(None, f"internal error ({type(exc).__name__})"), gr.update()
 
     def respond(
         message: str,
@@ -117,7 +119,7 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
             for piece in service.stream(
                 message,
                 filters=None if filters.is_empty() else filters,
-                history=_history_pairs(turns[-settings.max_history_turns :]),
+                history=_last_turns(turns, settings.max_history_turns),
             ):
                 if isinstance(piece, Answer):
                     final = piece
@@ -248,6 +250,10 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
         gr.api(ask, api_name="ask")
         gr.api(search, api_name="search")
     return page
+
+
+def _last_turns(turns: list[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    return [(q, a) for q, a in turns[-n:]] if n > 0 else []
 
 
 def _service_or_error(holder: ServiceHolder):
