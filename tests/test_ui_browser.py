@@ -111,6 +111,14 @@ def test_errors_show_in_the_page_and_clear_resets(page, base):
     page.locator("#clear").click()
     page.locator("#chat a.cite").first.wait_for(state="detached")
     assert "Sources of the answer appear here" in page.locator("#sources").inner_text()
+    outlets = page.locator("#outlets input")  # choices come from the index
+    outlets.click()
+    outlets.fill("tass")
+    page.keyboard.press("Enter")
+    ask_in_page(page, "What did Ryabkov say?")
+    page.locator("#sources details.source").first.wait_for()
+    metas = page.locator("#sources .meta").all_inner_texts()
+    assert metas and all(m.startswith("tass.com · ") for m in metas)
 
 
 def test_portal_example_asks_embeds_the_page_and_the_web_component(page, base, portal):
