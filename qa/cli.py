@@ -275,6 +275,37 @@ def eval_retrieval(
     _guard(run)
 
 
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Address to listen on [default: ARCHIVE_QA_HOST or 127.0.0.1]."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port [default: ARCHIVE_QA_PORT or 7860]."),
+    ] = None,
+) -> None:
+    """Serve the web page, the HTTP API (/api, docs at /docs) and the embeddable app."""
+
+    def run():
+        s = _settings(index, host=host, port=port)
+        try:
+            from ui.server import serve as run_server  # the one place qa imports ui
+        except ImportError as exc:
+            raise ValueError(
+                f"the web server needs the ui extra ({exc.name} is missing): "
+                "pip install -e '.[ui]' or bash scripts/setup.sh ui"
+            ) from None
+        typer.echo(f"archive-qa: loading {s.index_dir} and serving on http://{s.host}:{s.port}/")
+        run_server(s, s.host, s.port)
+
+    _guard(run)
+
+
 def _filters(source: list[str] | None, since: str | None, until: str | None):
     from index.articles import parse_date
 

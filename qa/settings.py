@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,6 +84,26 @@ class Settings(BaseSettings):
 
     # Safety
     verify_checksums: bool = Field(True, description="Check index file checksums on load.")
+
+    # Web page and HTTP API (`archive-qa serve`)
+    host: str = Field("127.0.0.1", description="Address `archive-qa serve` listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port `archive-qa serve` listens on.")
+    api_key: SecretStr | None = Field(
+        None,
+        description="When set, the page and the API need this key (Authorization: Bearer or X-API-Key).",
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser (portals)."
+    )
+    mcp_server: bool = Field(
+        False, description="Also serve the page's `ask` endpoint as an MCP tool (gradio[mcp])."
+    )
+    max_history_turns: int = Field(
+        20, ge=0, description="Longest chat history (question/answer turns) a request may carry."
+    )
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @field_validator("index_dir", mode="before")
     @classmethod
