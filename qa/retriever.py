@@ -6,10 +6,11 @@ search as a LangChain `BaseRetriever`, to drop into any LangChain chain.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -19,9 +20,11 @@ from index.archive import ArchiveIndex
 from index.embedder import Embedder
 from index.store import StoredChunk
 
+from .query_hints import QueryPlan, SubQuery, plan_query, source_aliases
 from .response import Filters
 
 Mode = Literal["hybrid", "dense", "bm25"]
+QUERY_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,17 @@ class SearchParams:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    max_chunks_per_article: int = 2
+    max_chunks_per_article: int = 3
+    query_hints: bool = True  # outlet/date hints in the question become sub-queries
+    decompose: bool = True  # each outlet's sub-query is its own clause, not the whole question
+    subquery_weight: float = 1.0
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk: StoredChunk
-    score: float  # fused score (RRF), or the single retriever's score
-    dense: float | None  # cosine similarity, when the dense side found it
+    score: float  # fused score (RRF over retrievers and sub-queries)
+    dense: float | None  # cosine similarity, when a dense list found it
     bm25: float | None
 
 
@@ -46,66 +52,140 @@ class SearchResult:
     hits: list[Hit]
     best_dense: float  # best cosine among dense candidates: the relevance signal for refusal
     notes: list[str]
+    plan: QueryPlan | None = None
+
+
+class Reranker(Protocol):
+    def rerank(self, question: str, hits: list[Hit], k: int) -> list[Hit]: ...
 
 
 class HybridSearcher:
+    """Dense + BM25 per (sub-)query, fused by weighted reciprocal rank, then diversified."""
+
     def __init__(
         self, index: ArchiveIndex, embedder: Embedder, params: SearchParams | None = None
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.params = params or SearchParams()
+        self.aliases = source_aliases(name for name, _ in index.store.sources())
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.reranker: Reranker | None = None  # optional cross-encoder (qa.rerank)
+        self.rerank_candidates = 20
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Query vectors, memoized: chats repeat questions and sub-queries repeat clauses."""
+        vec = self._query_vectors.get(text)
+        if vec is None:
+            vec = self.embedder.encode_query(text)
+            self._query_vectors[text] = vec
+            if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        return vec
+
+    def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
+        if not self.params.query_hints:
+            return QueryPlan(query, [SubQuery(query, filters or Filters(), "question")])
+        return plan_query(query, self.aliases, filters, clauses=self.params.decompose)
 
     def search(
-        self, query: str, k: int, filters: Filters | None = None, mode: Mode = "hybrid"
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None = None,
+        mode: Mode = "hybrid",
+        plan: QueryPlan | None = None,
     ) -> SearchResult:
         p = self.params
+        plan = plan or self.plan(query, filters)
         notes: list[str] = []
-        allowed = None
-        if filters is not None and not filters.is_empty():
-            allowed = self.index.store.rows_matching(
-                filters.sources or None, filters.since, filters.until, filters.article_ids or None
-            )
-            if not allowed:
-                notes.append("no article matches the filters")
-                return SearchResult([], 0.0, notes)
+        fused: dict[int, float] = defaultdict(float)
+        dense_score: dict[int, float] = {}
+        bm25_score: dict[int, float] = {}
+        best_dense = 0.0
+        for i, sub in enumerate(plan.subqueries):
+            allowed = self._allowed(sub.filters)
+            if allowed is not None and not allowed:
+                notes.append(
+                    "no article matches the filters"
+                    if i == 0
+                    else f"no article matches the hint {sub.label!r}; ignored"
+                )
+                continue
+            ranked, dense, keyword = self._rank(sub.text, allowed, mode)
+            if i > 0 and not ranked:
+                notes.append(f"nothing found for the hint {sub.label!r}; ignored")
+                continue
+            if i > 0:
+                notes.append(f"searched {sub.label} separately")
+            weight = 1.0 if i == 0 else p.subquery_weight
+            for rank, row in enumerate(ranked):
+                fused[row] += weight / (p.rrf_k + rank + 1)
+            for row, s in dense:
+                dense_score[row] = max(s, dense_score.get(row, s))
+            for row, s in keyword:
+                bm25_score[row] = max(s, bm25_score.get(row, s))
+            if i == 0 or not sub.filters.is_empty():
+                best_dense = max(best_dense, max((s for _, s in dense), default=0.0))
+        # Ties broken by row id: the same query always gives the same order.
+        order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        wanted = k if self.reranker is None else max(k, self.rerank_candidates)
+        hits = [
+            Hit(c, s, dense_score.get(c.row), bm25_score.get(c.row))
+            for c, s in self._diversify(order, wanted)
+        ]
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits, k)
+        return SearchResult(hits, best_dense, notes, plan)
+
+    def _allowed(self, filters: Filters) -> list[int] | None:
+        if filters.is_empty():
+            return None
+        return self.index.store.rows_matching(
+            filters.sources or None, filters.since, filters.until, filters.article_ids or None
+        )
+
+    def _rank(
+        self, text: str, allowed: list[int] | None, mode: Mode
+    ) -> tuple[list[int], list[tuple[int, float]], list[tuple[int, float]]]:
+        """Rows ranked for one (sub-)query: dense and BM25 lists fused by weighted RRF."""
+        p = self.params
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
         if mode in ("hybrid", "dense"):
-            dense = self.index.dense_search(self.embedder.encode_query(query), p.fetch_k, allowed)
+            dense = self.index.dense_search(self.embed_query(text), p.fetch_k, allowed)
         if mode in ("hybrid", "bm25"):
-            keyword = self.index.keyword_search(query, p.fetch_k, allowed)
-
-        fused: dict[int, float] = defaultdict(float)
-        dense_score = dict(dense)
-        bm25_score = dict(keyword)
-        weights = (
-            {"dense": p.dense_weight, "bm25": p.bm25_weight}
-            if mode == "hybrid"
-            else {"dense": 1.0, "bm25": 1.0}
-        )
+            keyword = self.index.keyword_search(text, p.fetch_k, allowed)
+        if mode != "hybrid":
+            return [row for row, _ in (dense or keyword)], dense, keyword
+        scores: dict[int, float] = defaultdict(float)
         for rank, (row, _s) in enumerate(dense):
-            fused[row] += weights["dense"] / (p.rrf_k + rank + 1)
+            scores[row] += p.dense_weight / (p.rrf_k + rank + 1)
         for rank, (row, _s) in enumerate(keyword):
-            fused[row] += weights["bm25"] / (p.rrf_k + rank + 1)
-        # Ties broken by row id: the same query always gives the same order.
-        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+            scores[row] += p.bm25_weight / (p.rrf_k + rank + 1)
+        return (
+            [row for row, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))],
+            dense,
+            keyword,
+        )
 
-        chunks = self.index.chunks([row for row, _ in ranked[: max(k * 4, p.fetch_k)]])
+    def _diversify(self, order: list[tuple[int, float]], k: int) -> list[tuple[StoredChunk, float]]:
+        """Top k with at most `max_chunks_per_article` chunks of any one article."""
+        limit = self.params.max_chunks_per_article
         per_article: dict[str, int] = defaultdict(int)
-        hits: list[Hit] = []
-        for row, score in ranked:
-            chunk = chunks.get(row)
-            if chunk is None:
-                continue
-            if per_article[chunk.article_id] >= p.max_chunks_per_article:
-                continue
-            per_article[chunk.article_id] += 1
-            hits.append(Hit(chunk, score, dense_score.get(row), bm25_score.get(row)))
-            if len(hits) == k:
-                break
-        best_dense = max((s for _, s in dense), default=0.0)
-        return SearchResult(hits, best_dense, notes)
+        out: list[tuple[StoredChunk, float]] = []
+        window = max(k * 4, 40)
+        for lo in range(0, len(order), window):
+            chunks = self.index.chunks([row for row, _ in order[lo : lo + window]])
+            for row, score in order[lo : lo + window]:
+                chunk = chunks.get(row)
+                if chunk is None or per_article[chunk.article_id] >= limit:
+                    continue
+                per_article[chunk.article_id] += 1
+                out.append((chunk, score))
+                if len(out) == k:
+                    return out
+        return out
 
 
 class ArchiveRetriever(BaseRetriever):

@@ -97,8 +97,16 @@ class QAService:
                 dense_weight=settings.dense_weight,
                 bm25_weight=settings.bm25_weight,
                 max_chunks_per_article=settings.max_chunks_per_article,
+                query_hints=settings.query_hints,
+                decompose=settings.query_decompose,
+                subquery_weight=settings.subquery_weight,
             ),
         )
+        if settings.reranker_path:
+            from .rerank import load_reranker
+
+            self.searcher.reranker = load_reranker(settings.reranker_path)
+            self.searcher.rerank_candidates = settings.rerank_candidates
         self.answerer: Answerer = ExtractiveAnswerer(
             embedder,
             index.store,

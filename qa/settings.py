@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,8 +56,22 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     max_chunks_per_article: int = Field(
-        2, ge=1, description="Diversity: at most this many chunks of one article in top-k."
+        3, ge=1, description="Diversity: at most this many chunks of one article in top-k."
     )
+    query_hints: bool = Field(
+        True, description="Turn outlets and dates named in a question into sub-queries."
+    )
+    query_decompose: bool = Field(
+        True, description="Each named outlet's sub-query is its own clause of the question."
+    )
+    subquery_weight: float = Field(
+        1.0, ge=0, description="Weight of each outlet/date sub-query in the fusion."
+    )
+
+    reranker_path: str | None = Field(
+        None, description="Local cross-encoder model folder; reranks the top candidates when set."
+    )
+    rerank_candidates: int = Field(20, ge=1, le=200, description="Hits the reranker re-scores.")
 
     # Answering
     generator: str | None = Field(
@@ -66,7 +80,7 @@ class Settings(BaseSettings):
         "model file exists, else extractive.",
     )
     min_relevance: float = Field(
-        0.35,
+        0.40,
         description="Refuse when the best retrieved paragraph's cosine similarity is below this.",
     )
     max_quotes: int = Field(2, ge=1, le=5)
@@ -95,6 +109,26 @@ class Settings(BaseSettings):
     openai_model: str | None = Field(None, description="Model name at that endpoint.")
     openai_api_key: str | None = Field(None, description="API key, when the endpoint needs one.")
     openai_timeout: float = Field(120.0, gt=0, description="Seconds per request.")
+
+    # Web page and HTTP API (`archive-qa serve`)
+    host: str = Field("127.0.0.1", description="Address `archive-qa serve` listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port `archive-qa serve` listens on.")
+    api_key: SecretStr | None = Field(
+        None,
+        description="When set, the page and the API need this key (Authorization: Bearer or X-API-Key).",
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser (portals)."
+    )
+    mcp_server: bool = Field(
+        False, description="Also serve the page's `ask` endpoint as an MCP tool (gradio[mcp])."
+    )
+    max_history_turns: int = Field(
+        20, ge=0, description="Longest chat history (question/answer turns) a request may carry."
+    )
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @field_validator("index_dir", mode="before")
     @classmethod

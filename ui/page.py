@@ -1,0 +1,271 @@
+"""The Gradio page: a chat whose answers stream, with a panel of the cited paragraphs.
+
+Also registers two plain endpoints, `/ask` and `/search`, for `gradio_client` and for
+Gradio's MCP server, so scripts and assistants use the very functions the page uses.
+Everything shown is escaped in `ui.render`; errors become chat messages, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from html import escape
+from typing import Any
+
+import gradio as gr
+
+from index.errors import ArchiveQAError
+from qa.response import Answer, Filters
+
+from .filters import make_filters
+from .holder import ServiceHolder
+from .render import chat_answer_html, error_html, sources_html, status_html
+
+log = logging.getLogger("archive_qa.ui")
+
+EXAMPLES = [
+    "Who threatened weapons convoys?",
+    "What did the captured Russian soldier say about deserters?",
+    "What happened at the Turkish embassy in Moscow?",
+]
+
+# Clicking a [n] in an answer opens source n in the panel (event delegation, so it works
+# for messages rendered later). Capture phase, so the chatbot's own link handling
+# (open in a new tab) never sees the click. Given to Gradio as `js`, which runs on the
+# full page and inside the <gradio-app> web component alike.
+JS = """
+() => {
+  if (window.__archiveQaCites) return;
+  window.__archiveQaCites = true;
+  document.addEventListener('click', function (e) {
+    var a = e.target && e.target.closest ? e.target.closest('a.cite') : null;
+    if (!a) return;
+    e.preventDefault();
+    e.stopPropagation();
+    var id = (a.getAttribute('href') || '').replace(/^.*#/, '');
+    var root = a.closest('gradio-app') || a.closest('.gradio-container') || document;
+    var card = root.querySelector('#' + id) || document.getElementById(id);
+    if (!card) return;
+    root.querySelectorAll('details.source.active').forEach(function (d) {
+      d.classList.remove('active');
+    });
+    card.open = true;
+    card.classList.add('active');
+    card.scrollIntoView({block: 'nearest'});
+  }, true);
+}
+"""
+
+CSS = """
+#sources details.source { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 8px 10px; margin: 0 0 8px 0; }
+#sources details.source.active { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
+#sources summary { cursor: pointer; }
+#sources .headline { font-weight: 600; }
+#sources .meta, #sources .hint, .status { color: var(--body-text-color-subdued); font-size: 0.9em; }
+#sources mark { background: #fde68a; color: #111827; padding: 0 2px; }
+a.cite { font-weight: 600; text-decoration: none; }
+.error, .status.down { color: #b91c1c; }
+"""
+
+# No web fonts: the page must look right on a machine with no internet.
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
+    font_mono=["ui-monospace", "Consolas", "monospace"],
+)
+
+
+def build_page(holder: ServiceHolder) -> gr.Blocks:
+    """The page's Blocks; `holder` supplies the (shared, already warm) service."""
+    settings = holder.settings
+
+    def outlet_names() -> list[str]:
+        try:
+            return [name for name, _ in holder.get().info().sources]
+        except ArchiveQAError:
+            return []
+        except Exception:  # the page must still come up; the status line says why
+            log.exception("reading the index's outlets failed")
+            return []
+
+    def status_now() -> tuple[str, Any]:
+        try:
+            info = holder.get().info()
+            return status_html(info), gr.update(choices=[n for n, _ in info.sources])
+        except ArchiveQAError as exc:
+            return status_html(None, str(exc)), gr.update()
+        except Exception as exc:
+            log.exception("reading the index status failed")
+            return status_html(None, f"internal error ({type(exc).__name__})"), gr.update()
+
+    def respond(
+        message: str,
+        chat: list[dict[str, Any]],
+        outlets: list[str] | None,
+        since: str,
+        until: str,
+        turns: list[tuple[str, str]],
+    ) -> Iterator[tuple[list[dict[str, Any]], str, str, list[tuple[str, str]]]]:
+        chat = list(chat or [])
+        turns = list(turns or [])
+        chat.append({"role": "user", "content": escape(message or "")})
+        chat.append({"role": "assistant", "content": "…"})
+        yield chat, sources_html(None), "", turns
+        try:
+            service = holder.get()
+            filters = make_filters(outlets, since, until, [n for n, _ in service.info().sources])
+            text = ""
+            final: Answer | None = None
+            for piece in service.stream(
+                message,
+                filters=None if filters.is_empty() else filters,
+                history=_last_turns(turns, settings.max_history_turns),
+            ):
+                if isinstance(piece, Answer):
+                    final = piece
+                    break
+                text += piece
+                chat[-1] = {"role": "assistant", "content": escape(text)}
+                yield chat, sources_html(None), "", turns
+            if final is None:
+                raise ArchiveQAError("the answer stream ended without an answer")
+            chat[-1] = {"role": "assistant", "content": chat_answer_html(final)}
+            turns.append((final.question, final.answer))
+            yield chat, sources_html(final), "", turns
+        except (ArchiveQAError, ValueError) as exc:
+            chat[-1] = {"role": "assistant", "content": error_html(str(exc))}
+            yield chat, sources_html(None), message, turns
+        except Exception as exc:  # keep serving; the log has the traceback
+            log.exception("answering failed")
+            chat[-1] = {
+                "role": "assistant",
+                "content": error_html(f"internal error ({type(exc).__name__}); see the server log"),
+            }
+            yield chat, sources_html(None), message, turns
+
+    def clear() -> tuple[list, str, str, list]:
+        return [], sources_html(None), "", []
+
+    def ask(
+        question: str,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        k: int | None = None,
+    ) -> dict:
+        """Answer a question from the news archive, quoting and citing the exact paragraphs.
+
+        Args:
+            question: The question, e.g. "Who threatened weapons convoys?".
+            sources: Only these outlets (e.g. ["tass.com"]); empty for all.
+            since: Only articles on or after this date (YYYY-MM-DD).
+            until: Only articles on or before this date (YYYY-MM-DD).
+            k: How many paragraphs to retrieve (default from settings).
+
+        Returns:
+            The answer object: answer text with [n] markers, citations (headline, outlet,
+            date, url, paragraph number, paragraph text, verbatim quote and its offsets).
+        """
+        service = _service_or_error(holder)
+        filters = _filters_or_error(service, sources, since, until)
+        try:
+            return service.ask(question, k=k, filters=filters).model_dump()
+        except (ArchiveQAError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    def search(
+        query: str,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        k: int = 10,
+    ) -> list[dict]:
+        """Ranked paragraphs of the news archive for a query, without an answer.
+
+        Args:
+            query: What to look for.
+            sources: Only these outlets; empty for all.
+            since: Only articles on or after this date (YYYY-MM-DD).
+            until: Only articles on or before this date (YYYY-MM-DD).
+            k: How many paragraphs to return.
+
+        Returns:
+            Passages with headline, outlet, date, url, paragraph numbers, text and scores.
+        """
+        service = _service_or_error(holder)
+        filters = _filters_or_error(service, sources, since, until)
+        try:
+            return [p.model_dump() for p in service.search(query, k=k, filters=filters)]
+        except (ArchiveQAError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    with gr.Blocks(title="archive-qa", analytics_enabled=False) as page:
+        gr.Markdown(
+            "## archive-qa\nAsk the news archive. Every claim is quoted from, and linked "
+            "to, the exact paragraph it came from."
+        )
+        status = gr.HTML('<div class="status">Checking the index…</div>', elem_id="status")
+        turns = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    elem_id="chat",
+                    label="Conversation",
+                    height=460,
+                    sanitize_html=True,
+                    render_markdown=False,
+                    feedback_options=None,
+                    buttons=["copy", "copy_all"],
+                )
+                question = gr.Textbox(
+                    elem_id="question",
+                    show_label=False,
+                    placeholder="Ask a question, e.g. Who threatened weapons convoys?",
+                    max_length=settings.max_question_chars,
+                )
+                with gr.Row():
+                    ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
+                    clear_btn = gr.Button("Clear conversation", elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=question, label="Examples")
+                with gr.Accordion("Filters", open=False, elem_id="filters"):
+                    outlets = gr.Dropdown(
+                        choices=outlet_names(),
+                        multiselect=True,
+                        label="Outlets",
+                        elem_id="outlets",
+                    )
+                    with gr.Row():
+                        since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
+                        until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_html(None), elem_id="sources")
+
+        inputs = [question, chat, outlets, since, until, turns]
+        outputs = [chat, sources, question, turns]
+        question.submit(respond, inputs, outputs, api_visibility="undocumented")
+        ask_btn.click(respond, inputs, outputs, api_visibility="undocumented")
+        clear_btn.click(clear, None, outputs, api_visibility="undocumented")
+        page.load(status_now, None, [status, outlets], api_visibility="undocumented")
+        gr.api(ask, api_name="ask")
+        gr.api(search, api_name="search")
+    return page
+
+
+def _last_turns(turns: list[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    return [(q, a) for q, a in turns[-n:]] if n > 0 else []
+
+
+def _service_or_error(holder: ServiceHolder):
+    try:
+        return holder.get()
+    except ArchiveQAError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _filters_or_error(service, sources, since, until) -> Filters | None:
+    try:
+        f = make_filters(sources, since, until, [n for n, _ in service.info().sources])
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
+    return None if f.is_empty() else f

@@ -1,0 +1,113 @@
+"""HTML for the page: answers with `[n]` links, source cards, the status line.
+
+Article text, headlines, urls and questions are untrusted (an archive can hold anything,
+including `<script>`), so every piece of it is HTML-escaped here, and only markup written
+in this module reaches the browser. Urls are linked only when they are http(s).
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from urllib.parse import urlsplit
+
+from index.archive import IndexInfo
+from qa.response import Answer, Citation
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The url if it is a plain http(s) link, else None (no `javascript:` and the like)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    return url.strip()
+
+
+def answer_html(text: str, cited: set[int]) -> str:
+    """Escape the answer and turn each `[n]` that names a citation into a link to source n."""
+
+    def link(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        if n not in cited:
+            return m.group(0)
+        return f'<a class="cite" href="#src-{n}" title="show source {n}">[{n}]</a>'
+
+    return _MARKER.sub(link, escape(text)).replace("\n", "<br>")
+
+
+def highlighted_paragraph(c: Citation) -> str:
+    """The paragraph text with the verified quote wrapped in <mark> (escaped around it)."""
+    text = c.text
+    if 0 <= c.quote_start < c.quote_end <= len(text):
+        return (
+            escape(text[: c.quote_start])
+            + f"<mark>{escape(text[c.quote_start : c.quote_end])}</mark>"
+            + escape(text[c.quote_end :])
+        )
+    return escape(text)
+
+
+def citation_card(c: Citation) -> str:
+    meta = " · ".join(
+        [escape(x) for x in (c.source, (c.date or "")[:10]) if x] + [f"paragraph {c.paragraph}"]
+    )
+    url = safe_url(c.url)
+    link = (
+        f'<a href="{escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
+        "original article</a>"
+        if url
+        else "no link"
+    )
+    return (
+        f'<details class="source" id="src-{c.n}" data-n="{c.n}">'
+        f'<summary><span class="n">[{c.n}]</span> <span class="headline">{escape(c.title)}</span>'
+        f'<br><span class="meta">{meta}</span></summary>'
+        f'<p class="para">{highlighted_paragraph(c)}</p>'
+        f'<p class="link">{link}</p>'
+        "</details>"
+    )
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The sources panel for one answer: one collapsible card per cited paragraph."""
+    if answer is None:
+        return '<div class="sources empty">Sources of the answer appear here.</div>'
+    if not answer.citations:
+        notes = "".join(f"<li>{escape(n)}</li>" for n in answer.notes)
+        return (
+            '<div class="sources empty">No source quoted.'
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + "</div>"
+        )
+    cards = "".join(citation_card(c) for c in answer.citations)
+    return f'<div class="sources"><p class="hint">Click a [n] in the answer to open its source.</p>{cards}</div>'
+
+
+def chat_answer_html(answer: Answer) -> str:
+    """The assistant's final chat message: the answer with linked markers."""
+    return answer_html(answer.answer, {c.n for c in answer.citations})
+
+
+def error_html(message: str) -> str:
+    return f'<span class="error">⚠ {escape(message)}</span>'
+
+
+def status_html(info: IndexInfo | None, error: str | None = None) -> str:
+    """One line: what the index holds, or why there is none."""
+    if info is None:
+        return f'<div class="status down">Index not available: {escape(error or "unknown reason")}</div>'
+    first, last = info.date_range
+    return (
+        '<div class="status up">'
+        f"Index: {info.articles:,} articles · {info.chunks:,} chunks · "
+        f"built {escape(info.built_at[:19])} · model {escape(info.model)}"
+        + (f" · {escape(first or '?')[:10]} … {escape(last or '?')[:10]}" if first or last else "")
+        + "</div>"
+    )
