@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable, RunnableGenerator
 from langchain_core.runnables.utils import AddableDict
 
 from index.chunker import ChunkSettings, paragraph_at
+from index.errors import ArchiveQAError
 from index.store import ChunkStore
 
 from .citations import QUOTES_HEADER, REFUSAL, Resolved, Shown, resolve
@@ -36,6 +37,10 @@ from .retriever import Hit, HybridSearcher, SearchResult
 
 
 @dataclass
+class GeneratorError(ArchiveQAError):
+    """The answer model could not answer (endpoint down, timeout, crash); says why."""
+
+
 class ChainOutput:
     """What the chain produced, before the service wraps it into an `Answer`."""
 
@@ -144,7 +149,7 @@ class AnswerChain:
         locator: ParagraphLocator,
         k: int = 4,
         paragraph_words: int = 120,
-        min_relevance: float = 0.35,
+        min_relevance: float = 0.40,
     ) -> None:
         self.llm = llm
         self.searcher = searcher
@@ -200,7 +205,12 @@ class AnswerChain:
         """Yield answer text as the model writes it, then the checked `ChainOutput`."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        standalone = self.standalone_question(question, list(history or []))
+        try:
+            standalone = self.standalone_question(question, list(history or []))
+        except ArchiveQAError:
+            raise
+        except Exception as exc:  # endpoint down, timeout, runtime failure
+            raise GeneratorError(f"the answer generator failed: {exc}") from exc
         t1 = time.perf_counter()
         timings["rewrite_ms"] = (t1 - t0) * 1000
         result = self.searcher.search(standalone, k or self.k, filters)
@@ -228,13 +238,20 @@ class AnswerChain:
         raw = ""
         filt = AnswerFilter()
         first: float | None = None
-        for piece in self.answer_chain.stream({"paragraphs": paragraphs, "question": standalone}):
-            if first is None and piece:
-                first = time.perf_counter()
-            raw += piece
-            out = filt.feed(piece)
-            if out:
-                yield out
+        try:
+            for piece in self.answer_chain.stream(
+                {"paragraphs": paragraphs, "question": standalone}
+            ):
+                if first is None and piece:
+                    first = time.perf_counter()
+                raw += piece
+                out = filt.feed(piece)
+                if out:
+                    yield out
+        except ArchiveQAError:
+            raise
+        except Exception as exc:  # endpoint down, timeout, runtime failure
+            raise GeneratorError(f"the answer generator failed: {exc}") from exc
         tail = filt.flush()
         if tail:
             yield tail

@@ -16,9 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from .response import Citation
-
-REFUSAL = "I could not find this in the archive."
+from .response import REFUSAL, Citation
 
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 QUOTES_HEADER = re.compile(
@@ -214,6 +212,27 @@ def _support(claim: str, quotes: list[str], chunk_text: str) -> QuoteMatch | Non
     return None
 
 
+_HOW_RANK = {"exact": 3, "normalized": 2, "fuzzy": 1, "overlap": 0}
+
+
+def _best_other_support(
+    claim: str, quotes: list[str], shown: Sequence[Shown], wrong: int
+) -> tuple[int, QuoteMatch] | None:
+    """The other shown paragraph that best supports `claim`: a quote found there, or a run
+    of at least MIN_ATTRIBUTE_WORDS of the claim's words (stricter than plain support)."""
+    best: tuple[int, QuoteMatch] | None = None
+    for s in shown:
+        if s.n == wrong:
+            continue
+        ev = _support(claim, quotes, s.chunk_text)
+        if ev is None or (ev.how == "overlap" and ev.score < MIN_ATTRIBUTE_WORDS):
+            continue
+        key = (_HOW_RANK.get(ev.how, 0), ev.score)
+        if best is None or key > (_HOW_RANK.get(best[1].how, 0), best[1].score):
+            best = (s.n, ev)
+    return best
+
+
 def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
     """Turn a raw model reply into the shown answer and its checked citations.
 
@@ -232,7 +251,7 @@ def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
     order: list[int] = []  # old numbers in order of first use
     evidence: dict[int, QuoteMatch | None] = {}
     dropped: set[int] = set()
-    added = 0
+    added = moved = 0
     out_parts: list[str] = []
     pos = 0
     # "The paragraph from [1] states that X" reads as "X [1]".
@@ -266,13 +285,25 @@ def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
                 cited = [best[0]]
                 evidence.setdefault(best[0], best[1])
                 added += 1
+        fixed: list[int] = []
         for old in cited:
+            quotes = parsed.quotes.get(old, []) + inline
+            ev = _support(claim, quotes, by_n[old].chunk_text)
+            if ev is None:
+                # A small model often puts the wrong number on a right claim: when another
+                # shown paragraph clearly holds the claim, the citation points there instead.
+                alt = _best_other_support(claim, quotes, shown, old)
+                if alt is not None:
+                    old, ev = alt
+                    moved += 1
+            if old in fixed:
+                continue
+            fixed.append(old)
             if old not in order:
                 order.append(old)
             if evidence.get(old) is None:
-                evidence[old] = _support(
-                    claim, parsed.quotes.get(old, []) + inline, by_n[old].chunk_text
-                )
+                evidence[old] = ev
+        cited = fixed
         body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sent)).rstrip()
         stripped = body.lstrip()
         if stripped[:1].islower() and not out_parts[-1].strip():
@@ -289,6 +320,11 @@ def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
         )
     if added:
         notes.append(f"added a citation to {added} sentence(s) whose words come from one paragraph")
+    if moved:
+        notes.append(
+            f"moved {moved} citation(s) to the shown paragraph that holds the claim "
+            "(the model's number pointed at one that does not)"
+        )
     citations: list[Citation] = []
     verified = unverified = 0
     for new, old in enumerate(order, start=1):

@@ -36,7 +36,10 @@ def _settings(index: Path | None = None, **overrides):
     update = {k: v for k, v in overrides.items() if v is not None}
     if index is not None:
         update["index_dir"] = index
-    return settings.model_copy(update=update) if update else settings
+    if not update:
+        return settings
+    # Validated like the environment is: a typo in --generator fails instead of falling back.
+    return type(settings).model_validate({**settings.model_dump(), **update})
 
 
 def _fail(exc: Exception) -> None:
@@ -50,7 +53,7 @@ def _guard(fn):
 
     try:
         return fn()
-    except (ArchiveQAError, ValueError) as exc:
+    except (ArchiveQAError, ValueError, OSError) as exc:  # OSError: a path the user gave
         _fail(exc)
     except KeyboardInterrupt:
         typer.secho("interrupted; the previous index is unchanged", err=True)
@@ -342,6 +345,8 @@ def eval_multihop(
                 indent=2,
             )
         )
+
+    _guard(run)
 
 
 @eval_app.command("retrieval")

@@ -16,10 +16,8 @@ from index.chunker import ChunkSettings, paragraph_at, sentence_spans, word_coun
 from index.embedder import Embedder
 from index.store import ChunkStore
 
-from .response import Citation
+from .response import REFUSAL, Citation
 from .retriever import Hit
-
-REFUSAL = "I could not find this in the archive."
 
 
 @dataclass(frozen=True)

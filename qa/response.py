@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+# What every generator says when the archive does not hold the answer.
+REFUSAL = "I could not find this in the archive."
+
 
 class Filters(BaseModel):
     """Metadata filters; every one that is set must hold."""

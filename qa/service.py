@@ -36,6 +36,16 @@ class Answerer(Protocol):
     def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]: ...
 
 
+MAX_K = 50
+
+
+def check_k(k: int | None) -> int | None:
+    """How many paragraphs a caller may ask for (None: the setting's default)."""
+    if k is not None and not 1 <= k <= MAX_K:
+        raise QuestionError(f"k must be between 1 and {MAX_K}, not {k}")
+    return k
+
+
 def clean_question(question: str, max_chars: int) -> str:
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
@@ -159,7 +169,7 @@ class QAService:
         self, query: str, k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
         query = clean_question(query, self.settings.max_question_chars)
-        result = self.searcher.search(query, k or self.settings.k, filters)
+        result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
         return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
 
     def stream(
@@ -177,6 +187,7 @@ class QAService:
         are only final in the closing `Answer`: show its `answer` text in the end.
         """
         question = clean_question(question, self.settings.max_question_chars)
+        k = check_k(k)
         if self.chain is None:
             answer = self._ask_extractive(question, k, filters, history)
             yield answer.answer
@@ -185,7 +196,9 @@ class QAService:
         filters = filters or Filters()
         t0 = time.perf_counter()
         out = None
-        for item in self.chain.stream(question, history, k, filters):
+        # The model's context holds at most llm_k paragraphs, whatever k was asked for.
+        llm_k = min(k, self.settings.llm_k) if k else None
+        for item in self.chain.stream(question, history, llm_k, filters):
             if isinstance(item, str):
                 yield item
             else:

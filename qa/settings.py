@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+GENERATORS = ("local", "openai", "extractive")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHIVE_QA_", env_file=None, extra="ignore")
@@ -129,6 +131,15 @@ class Settings(BaseSettings):
 
     def cors_origin_list(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("generator", mode="before")
+    @classmethod
+    def _known_generator(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip().lower() or None
+            if v is not None and v not in GENERATORS:
+                raise ValueError(f"unknown generator {v!r}; choose one of {', '.join(GENERATORS)}")
+        return v
 
     @field_validator("index_dir", mode="before")
     @classmethod

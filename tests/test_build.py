@@ -263,6 +263,10 @@ def test_cli_errors_are_one_line(tmp_path, news_index):
     assert empty.returncode == 1 and "question is empty" in empty.stderr
     bad_date = run_cli("ask", "anything", "--index", str(news_index), "--since", "yesterdayish")
     assert bad_date.returncode == 1 and "is not a date" in bad_date.stderr
+    no_data = run_cli("eval", "multihop", "--data", str(tmp_path / "no-such-folder"))
+    assert no_data.returncode == 1 and "queries_train.json not found" in no_data.stderr
+    nothing = run_cli("eval", "retrieval")
+    assert nothing.returncode == 1 and "--multihop" in nothing.stderr
 
 
 def test_help_is_fast_and_imports_nothing_heavy():

@@ -101,9 +101,13 @@ def test_listed_quote_not_in_the_cited_paragraph_is_unverified_and_never_shown()
 
 
 def test_quote_from_another_paragraph_does_not_verify_the_cited_one():
+    """The quote is in [3], not in the cited [2]: [2] is never shown as verified; the
+    citation moves to [3], which holds the quote, and a note says so."""
     raw = 'The mayor said it "cost 40 million euros" [2].'
     r = resolve(raw, PARAS)
-    assert r.citations[0].chunk_id == "chunk2" and not r.citations[0].verified
+    assert [c.chunk_id for c in r.citations] == ["chunk3"]
+    assert r.citations[0].verified and r.citations[0].quote == "cost 40 million euros"
+    assert any("moved 1 citation" in n for n in r.notes)
 
 
 def test_duplicated_markers_give_one_source():
@@ -140,3 +144,15 @@ def test_parse_reply_tolerates_small_model_layouts():
     assert p.quotes == {1: ["one two three"], 2: ["four five six"]}
     p = parse_reply('**Answer:** Y [2]\n[2] "seven eight nine"')
     assert p.answer == "Y [2]" and p.quotes == {2: ["seven eight nine"]}
+
+
+def test_wrong_number_on_a_supported_claim_is_moved_to_the_right_paragraph():
+    raw = "Zelensky said he doesn't see any bravery from NATO [1]."
+    r = resolve(raw, shown(RYABKOV, ZELENSKY))
+    assert [c.paragraph for c in r.citations] == [2]
+    assert r.citations[0].verified and "bravery from NATO" in r.citations[0].quote
+    assert r.answer.endswith("[1].") or r.answer.endswith("[1]")
+    assert any("moved 1 citation" in n for n in r.notes)
+    # A claim that no shown paragraph holds stays where the model put it, unverified.
+    unsupported = resolve("The bridge was painted green [1].", shown(RYABKOV, ZELENSKY))
+    assert [c.verified for c in unsupported.citations] == [False]

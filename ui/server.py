@@ -72,6 +72,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     app = create_app(settings)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        # No access log: it would record `?api_key=` page logins in plain text.
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
     finally:
         app.state.holder.close()
