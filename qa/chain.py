@@ -36,11 +36,11 @@ from .response import Citation, Filters
 from .retriever import Hit, HybridSearcher, SearchResult
 
 
-@dataclass
 class GeneratorError(ArchiveQAError):
     """The answer model could not answer (endpoint down, timeout, crash); says why."""
 
 
+@dataclass
 class ChainOutput:
     """What the chain produced, before the service wraps it into an `Answer`."""
 

@@ -172,3 +172,27 @@ def test_chain_as_one_langchain_runnable(openai_service):
     assert out["output"].resolved.citations[0].verified
     chunks = list(runnable.stream({"question": SEED_QUESTION}))
     assert len(chunks) > 3 and "output" in chunks[-1]
+
+
+def test_endpoint_down_is_a_clear_error(seed_index):
+    """A closed port: one ArchiveQAError that names the failure, never a raw client error."""
+    import socket
+
+    from index.errors import ArchiveQAError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    settings = Settings(
+        index_dir=seed_index,
+        generator="openai",
+        openai_base_url=f"http://127.0.0.1:{closed}/v1",
+        openai_model="fake-model",
+        openai_timeout=5,
+    )
+    svc = QAService.from_settings(settings)
+    try:
+        with pytest.raises(ArchiveQAError, match="the answer generator failed"):
+            svc.ask(SEED_QUESTION)
+    finally:
+        svc.close()
