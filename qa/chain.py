@@ -216,13 +216,8 @@ class AnswerChain:
         result = self.searcher.search(standalone, k or self.k, filters)
         t2 = time.perf_counter()
         timings["retrieve_ms"] = (t2 - t1) * 1000
-        if not result.hits or result.best_dense < self.min_relevance:
-            notes = []
-            if result.hits:
-                notes.append(
-                    f"best paragraph similarity {result.best_dense:.2f} is below the threshold "
-                    f"{self.min_relevance:.2f}"
-                )
+        notes = result.too_weak(self.min_relevance)
+        if notes is not None:
             timings["generate_ms"] = 0.0
             yield REFUSAL
             yield ChainOutput(

@@ -54,6 +54,16 @@ class SearchResult:
     notes: list[str]
     plan: QueryPlan | None = None
 
+    def too_weak(self, min_relevance: float) -> list[str] | None:
+        """None when the hits can answer; else the notes explaining the refusal."""
+        if self.hits and self.best_dense >= min_relevance:
+            return None
+        if not self.hits:
+            return []
+        return [
+            f"best paragraph similarity {self.best_dense:.2f} is below the threshold {min_relevance:.2f}"
+        ]
+
 
 class Reranker(Protocol):
     def rerank(self, question: str, hits: list[Hit], k: int) -> list[Hit]: ...

@@ -233,12 +233,7 @@ class QAService:
             refused = not citations
             verified, unverified = len(citations), 0
             notes.append("showing quoted sentences instead of the model's uncited answer")
-        cited = {c.chunk_id for c in citations}
-        related = [
-            _passage(i, h)
-            for i, h in enumerate(out.result.hits, start=1)
-            if h.chunk.chunk_id not in cited
-        ]
+        related = _related(out.result.hits, citations)
         t = out.timings
         return Answer(
             question=out.question,
@@ -278,24 +273,16 @@ class QAService:
         notes = list(result.notes)
         if history:
             notes.append("the extractive answerer does not use the chat history")
-        refused = not result.hits or result.best_dense < self.settings.min_relevance
-        if refused:
+        weak = result.too_weak(self.settings.min_relevance)
+        refused = weak is not None
+        if weak is not None:
             text, citations = REFUSAL, []
-            if result.hits:
-                notes.append(
-                    f"best paragraph similarity {result.best_dense:.2f} is below the threshold "
-                    f"{self.settings.min_relevance:.2f}"
-                )
+            notes += weak
         else:
             text, citations = self.answerer.answer(question, result.hits)
             refused = not citations
         t2 = time.perf_counter()
-        cited = {c.chunk_id for c in citations}
-        related = [
-            _passage(i, h)
-            for i, h in enumerate(result.hits, start=1)
-            if h.chunk.chunk_id not in cited
-        ]
+        related = _related(result.hits, citations)
         return Answer(
             question=question,
             answer=text,
@@ -318,6 +305,12 @@ class QAService:
 
     def close(self) -> None:
         self.index.close()
+
+
+def _related(hits: list[Hit], citations: list[Citation]) -> list[Passage]:
+    """Retrieved paragraphs the answer did not cite, for "see also" lists."""
+    cited = {c.chunk_id for c in citations}
+    return [_passage(i, h) for i, h in enumerate(hits, start=1) if h.chunk.chunk_id not in cited]
 
 
 def _passage(rank: int, hit: Hit) -> Passage:
