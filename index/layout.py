@@ -82,6 +82,9 @@ def remove_stale_temps(root: Path) -> list[Path]:
     """Delete temporary folders of builds that died (call only while holding the lock)."""
     builds = Path(root) / BUILDS
     removed = []
+    for pointer in Path(root).glob(f".{CURRENT}.*"):  # a pointer written, never swapped in
+        pointer.unlink(missing_ok=True)
+        removed.append(pointer)
     if builds.is_dir():
         for child in builds.iterdir():
             if child.name.startswith(TMP_PREFIX):

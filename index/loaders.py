@@ -241,13 +241,15 @@ def _load_bytes(
     elif suffix in HTML_SUFFIXES:
         article = parse_html_article(text, origin)
     elif suffix == ".csv":
-        yield from _records_to_articles(_csv_records(text, origin, report), fields, report)
+        yield from _records_to_articles(_csv_records(text, origin, report), fields, report, origin)
         return
     elif suffix == ".json":
-        yield from _records_to_articles(_json_records(text, origin, report), fields, report)
+        yield from _records_to_articles(_json_records(text, origin, report), fields, report, origin)
         return
     else:
-        yield from _records_to_articles(_jsonl_records(text, origin, report), fields, report)
+        yield from _records_to_articles(
+            _jsonl_records(text, origin, report), fields, report, origin
+        )
         return
     if isinstance(article, str):
         report.skip(origin, article)
@@ -319,7 +321,12 @@ def parse_text_article(text: str, origin: str, markdown: bool = False) -> Articl
 
 def parse_html_article(html: str, origin: str) -> Article | str:
     """Extract the main text and metadata of a web page with trafilatura."""
+    import logging
+
     import trafilatura
+
+    # Its parse complaints would print as ERROR lines mid-build; the skip report says it.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
     try:
         doc = trafilatura.bare_extraction(
@@ -411,16 +418,20 @@ def _json_records(text: str, origin: str, report: LoadReport) -> Iterator[tuple[
 
 
 def _records_to_articles(
-    records: Iterable[tuple[str, dict]], fields: FieldMap, report: LoadReport
+    records: Iterable[tuple[str, dict]], fields: FieldMap, report: LoadReport, origin: str
 ) -> Iterator[Article]:
-    produced = 0
+    """Articles from records; a file that holds no record at all is reported, not ignored."""
+    skips_before = len(report.skipped)
+    seen = 0
     for where, record in records:
+        seen += 1
         article = record_to_article(record, where, fields)
         if isinstance(article, str):
             report.skip(where, article)
         else:
-            produced += 1
             yield article
+    if not seen and len(report.skipped) == skips_before:
+        report.skip(origin, "no records (only a header line, or an empty list)")
 
 
 def record_to_article(record: dict, origin: str, fields: FieldMap) -> Article | str:

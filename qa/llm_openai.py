@@ -27,7 +27,9 @@ def openai_chat_model(settings: Settings) -> BaseChatModel:
         model=settings.openai_model,
         base_url=settings.openai_base_url,
         # Local servers accept any key; the client insists on one being set.
-        api_key=settings.openai_api_key or "not-needed",
+        api_key=settings.openai_api_key.get_secret_value()
+        if settings.openai_api_key
+        else "not-needed",
         temperature=0.0,
         max_tokens=settings.llm_max_tokens,
         timeout=settings.openai_timeout,

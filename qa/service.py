@@ -87,6 +87,17 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
     return None
 
 
+def open_index(settings: Settings, embedder: Embedder) -> ArchiveIndex:
+    """The live build under `settings.index_dir`, verified against the embedder in use."""
+    return ArchiveIndex.open(
+        settings.index_dir,
+        model_name=embedder.name,
+        dim=embedder.dim,
+        verify_checksums=settings.verify_checksums,
+        nprobe=settings.ivf_nprobe,
+    )
+
+
 class QAService:
     def __init__(
         self,
@@ -141,14 +152,13 @@ class QAService:
     def from_settings(cls, settings: Settings | None = None) -> QAService:
         settings = settings or get_settings()
         embedder = load_embedder(settings.resolved_model_path(), settings.torch_threads)
-        index = ArchiveIndex.open(
-            settings.index_dir,
-            model_name=embedder.name,
-            dim=embedder.dim,
-            verify_checksums=settings.verify_checksums,
-            nprobe=settings.ivf_nprobe,
-        )
+        index = open_index(settings, embedder)
         return cls(settings, embedder, index, make_chat_model(settings))
+
+    def with_index(self, index: ArchiveIndex) -> QAService:
+        """The same model and generator over another build (a server switching to a new
+        build keeps its loaded models; only the index is opened)."""
+        return type(self)(self.settings, self.embedder, index, self.llm)
 
     @property
     def generator(self) -> str:

@@ -109,7 +109,9 @@ class Settings(BaseSettings):
     )
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, …/v1.")
     openai_model: str | None = Field(None, description="Model name at that endpoint.")
-    openai_api_key: str | None = Field(None, description="API key, when the endpoint needs one.")
+    openai_api_key: SecretStr | None = Field(
+        None, description="API key, when the endpoint needs one (never logged or shown)."
+    )
     openai_timeout: float = Field(120.0, gt=0, description="Seconds per request.")
 
     # Web page and HTTP API (`archive-qa serve`)
@@ -124,6 +126,11 @@ class Settings(BaseSettings):
     )
     mcp_server: bool = Field(
         False, description="Also serve the page's `ask` endpoint as an MCP tool (gradio[mcp])."
+    )
+    reload_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often the server looks for a newer build and switches to it (0: never).",
     )
     max_history_turns: int = Field(
         20, ge=0, description="Longest chat history (question/answer turns) a request may carry."
@@ -145,15 +152,6 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, v: object) -> object:
         return Path(v).expanduser() if isinstance(v, str | Path) else v
-
-    @field_validator("generator", mode="before")
-    @classmethod
-    def _generator(cls, v: object) -> object:
-        if isinstance(v, str):
-            v = v.strip().lower() or None
-            if v not in (None, "local", "openai", "extractive"):
-                raise ValueError("generator must be local, openai or extractive")
-        return v
 
     def resolved_generator(self) -> str:
         """The generator in use: the setting, else extractive.

@@ -73,12 +73,16 @@ class SearchRequest(BaseModel):
 
 class Health(BaseModel):
     status: str
+    build_id: str
     articles: int
     chunks: int
     built_at: str
     model: str
     sources: list[tuple[str, int]]
     date_range: tuple[str | None, str | None]
+    warning: str | None = Field(
+        None, description="Set when a newer build exists but could not be loaded."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -208,11 +212,14 @@ def search(body: SearchRequest, request: Request) -> list[Passage]:
 @router.get("/health", responses={503: ERRORS[503]})
 def health(request: Request) -> Health:
     """Index status: 200 with what the index holds, or 503 with why it cannot be loaded."""
-    service = _service(_holder(request))
+    holder = _holder(request)
+    service = _service(holder)
     with _guarded():
         info = service.info()
     return Health(
         status="ok",
+        build_id=info.build_id,
+        warning=holder.reload_error,
         articles=info.articles,
         chunks=info.chunks,
         built_at=info.built_at,

@@ -4,6 +4,12 @@ Loading (model, FAISS, BM25) takes seconds, so it happens once at startup. When 
 (no index yet, model missing, damaged files) the server still starts: every request gets
 the reason as a readable error, and loading is retried on a later request, so building
 the index while the server runs brings it up without a restart.
+
+A rebuild or `--update` while serving publishes a new build (the CURRENT pointer moves).
+Every `reload_seconds` a request checks the pointer; when it moved, the new build is
+opened and verified in a background thread while requests go on being answered from the
+old one, then swapped in; the loaded models are kept. A new build that fails to open is
+logged and reported by `/api/health`, and the old one keeps serving.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
+from index import layout
 from index.errors import ArchiveQAError
-from qa.service import QAService
+from qa.service import QAService, open_index
 from qa.settings import Settings
 
 log = logging.getLogger("archive_qa.ui")
@@ -39,6 +47,10 @@ class ServiceHolder:
         self._failed_at = 0.0
         self._retry_seconds = retry_seconds
         self._lock = threading.Lock()
+        self._checked_at = time.monotonic()
+        self._reloading: threading.Thread | None = None
+        self._failed_build: Path | None = None
+        self.reload_error: str | None = None
 
     def load(self) -> None:
         """Try to load now (at startup); failures are remembered, not raised."""
@@ -48,8 +60,10 @@ class ServiceHolder:
             log.warning("archive-qa: index not available: %s", exc)
 
     def get(self) -> QAService:
-        if self._service is not None:
-            return self._service
+        service = self._service
+        if service is not None:
+            self._maybe_reload(service)
+            return service
         with self._lock:
             if self._service is not None:
                 return self._service
@@ -71,6 +85,53 @@ class ServiceHolder:
             self._error = f"the archive could not be loaded ({type(exc).__name__}: {exc})"
         if self._service is None:
             self._failed_at = time.monotonic()
+
+    def _maybe_reload(self, service: QAService) -> None:
+        """Start loading a newer build in the background when CURRENT has moved."""
+        every = self.settings.reload_seconds
+        now = time.monotonic()
+        if not every or now - self._checked_at < every:
+            return
+        with self._lock:
+            if now - self._checked_at < every or self._reloading is not None:
+                return
+            self._checked_at = now
+            try:
+                live = layout.current_build(self.settings.index_dir)
+            except ArchiveQAError:
+                return  # the pointer is gone or being replaced: keep serving what we have
+            if live == service.index.build or live == self._failed_build:
+                return
+            self._reloading = threading.Thread(
+                target=self._reload, args=(service, live), name="archive-qa-reload", daemon=True
+            )
+            self._reloading.start()
+
+    def _reload(self, old: QAService, build: Path) -> None:
+        try:
+            fresh = old.with_index(open_index(self.settings, old.embedder))
+        except Exception as exc:  # a damaged new build: keep serving the old one
+            log.warning("archive-qa: not switching to build %s: %s", build.name, exc)
+            with self._lock:
+                self._failed_build = build
+                self.reload_error = f"a newer build ({build.name}) could not be loaded: {exc}"
+                self._reloading = None
+            return
+        with self._lock:
+            self._service = fresh
+            self._failed_build = None
+            self.reload_error = None
+            self._reloading = None
+            self._owned = True
+        # The old service is not closed here: requests still running on it finish with
+        # its open files, and it is released when the last of them drops it.
+        log.info("archive-qa: now serving build %s", fresh.index.build.name)
+
+    def wait_for_reload(self, timeout: float = 60.0) -> None:
+        """Block until a background reload (if any) finished: for tests and tools."""
+        thread = self._reloading
+        if thread is not None:
+            thread.join(timeout)
 
     @property
     def error(self) -> str | None:
