@@ -163,7 +163,7 @@ def _load_path(
     except OSError as exc:
         report.skip(origin, f"unreadable: {exc.strerror or exc}")
         return
-    yield from _load_bytes(data, suffix, origin, report, fields)
+    yield from _load_bytes(data, suffix, origin, report, fields, limits)
 
 
 def _load_zip(
@@ -223,18 +223,34 @@ def _load_zip(
             if len(data) > limits.max_file_bytes:
                 report.skip(member, "member expands beyond its declared size")
                 continue
-            yield from _load_bytes(data, suffix, member, report, fields)
+            yield from _load_bytes(data, suffix, member, report, fields, limits)
 
 
 def _load_bytes(
-    data: bytes, suffix: str, origin: str, report: LoadReport, fields: FieldMap
+    data: bytes,
+    suffix: str,
+    origin: str,
+    report: LoadReport,
+    fields: FieldMap,
+    limits: LoadLimits,
 ) -> Iterator[Article]:
-    if not data.strip():
+    if not data or data.isspace():  # (no stripped copy of a big file)
         report.skip(origin, "empty file")
         return
     text, problem = decode_bytes(data)
     if text is None:
         report.skip(origin, problem)
+        return
+    del data
+    # A one-article file far past the article limit is refused before parsing makes
+    # several copies of it (a 50 MB text file would otherwise cost about 1 GB).
+    single = suffix in TEXT_SUFFIXES or suffix in HTML_SUFFIXES
+    markup = 1 if suffix in TEXT_SUFFIXES else 4
+    if single and len(text) > limits.max_article_chars * markup:
+        report.skip(
+            origin,
+            f"article text too large ({len(text):,} chars > {limits.max_article_chars:,})",
+        )
         return
     if suffix in TEXT_SUFFIXES:
         article = parse_text_article(text, origin, markdown=suffix != ".txt")
