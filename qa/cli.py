@@ -150,9 +150,8 @@ def ask(
         from .service import QAService
 
         s = _settings(index, generator=generator)
-        filters = _filters(source, since, until)
         service = QAService.from_settings(s)
-        f = filters if not filters.is_empty() else None
+        f = _filters(service, source, since, until)
         if stream and not as_json:
             answer = None
             for item in service.stream(question, k=k, filters=f):
@@ -190,8 +189,7 @@ def search(
         from .service import QAService
 
         service = QAService.from_settings(_settings(index))
-        filters = _filters(source, since, until)
-        passages = service.search(query, k=k, filters=filters if not filters.is_empty() else None)
+        passages = service.search(query, k=k, filters=_filters(service, source, since, until))
         if as_json:
             typer.echo(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
             return
@@ -438,22 +436,14 @@ def serve(
     _guard(run)
 
 
-def _filters(source: list[str] | None, since: str | None, until: str | None):
-    from index.articles import parse_date
+def _filters(service, source: list[str] | None, since: str | None, until: str | None):
+    """The CLI's filters, checked like the page's and the API's (outlet aliases, dates)."""
+    from .filters import make_filters
 
-    from .response import Filters
-
-    def date(value: str | None, name: str) -> str | None:
-        if value is None:
-            return None
-        parsed = parse_date(value)
-        if parsed is None:
-            raise ValueError(f"--{name} {value!r} is not a date (use YYYY-MM-DD)")
-        return parsed[:10]
-
-    return Filters(
-        sources=list(source or []), since=date(since, "since"), until=date(until, "until")
-    )
+    if not source and since is None and until is None:
+        return None
+    f = make_filters(source, since, until, [n for n, _ in service.info().sources])
+    return None if f.is_empty() else f
 
 
 def main() -> None:  # pragma: no cover - for `python -m qa.cli`

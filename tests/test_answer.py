@@ -93,3 +93,14 @@ def test_cli_ask_json(news_index):
     assert data["citations"][0]["title"] == SEED_TITLE and "Ryabkov" in data["answer"]
     human = run_cli("ask", SEED_QUESTION, "--index", str(news_index))
     assert human.returncode == 0 and "Ryabkov" in human.stdout and "[1]" in human.stdout
+
+
+def test_cli_source_filter_takes_the_outlet_as_people_name_it(news_index):
+    out = run_cli(
+        "search", "Ryabkov weapons", "--index", str(news_index), "--source", "TASS", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    hits = json.loads(out.stdout)
+    assert hits and {h["source"] for h in hits} == {"tass.com"}
+    bad = run_cli("search", "Ryabkov", "--index", str(news_index), "--source", "Pravda Weekly")
+    assert bad.returncode == 1 and "unknown outlet 'Pravda Weekly'" in bad.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from qa.filters import FilterError, make_filters
 from qa.response import Answer, Citation
-from ui.filters import FilterError, make_filters
 from ui.render import answer_html, citation_card, safe_url, sources_html
 
 EVIL = '<script>document.title="pwned"</script><img src=x onerror="alert(1)">'
@@ -77,6 +77,14 @@ def test_filters_are_checked():
     assert make_filters([], None, None, known).is_empty()
     with pytest.raises(FilterError, match="unknown outlet 'cnn'"):
         make_filters(["cnn"], None, None, known)
+    # Outlets named the way people say them, as in questions.
+    known += ["The Independent - Sports", "The Independent - World"]
+    assert make_filters(["TASS"], None, None, known).sources == ["tass.com"]
+    assert make_filters(["bbc"], None, None, known).sources == ["bbc.co.uk"]
+    assert make_filters(["The Independent"], None, None, known).sources == [
+        "The Independent - Sports",
+        "The Independent - World",
+    ]
     with pytest.raises(FilterError, match="not a date"):
         make_filters([], "soon", None, known)
     with pytest.raises(FilterError, match="after"):

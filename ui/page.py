@@ -15,9 +15,9 @@ from typing import Any
 import gradio as gr
 
 from index.errors import ArchiveQAError
+from qa.filters import make_filters
 from qa.response import Answer, Filters
 
-from .filters import make_filters
 from .holder import ServiceHolder
 from .render import chat_answer_html, error_html, sources_html, status_html
 
