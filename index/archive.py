@@ -63,7 +63,7 @@ class ArchiveIndex:
             check_model(manifest, model_name, dim)
         verify_files(build, manifest, checksums=verify_checksums)
         store = ChunkStore(build / STORE, readonly=True)
-        faiss_index = vectors.load(build, mmap=mmap)
+        faiss_index = vectors.load(build, mmap=mmap, index_type=str(manifest.faiss["type"]))
         if faiss_index.d != manifest.model.dim or faiss_index.ntotal != manifest.faiss.get(
             "vectors"
         ):

@@ -422,13 +422,13 @@ def bench(
     ] = None,
     articles: Annotated[
         int, typer.Option("--articles", help="NewsArticles articles for the build section.")
-    ] = 200,
+    ] = 150,
     backend_articles: Annotated[
         int,
         typer.Option(
             "--backend-articles", help="MultiHop-RAG articles for the backend comparison."
         ),
-    ] = 40,
+    ] = 30,
     questions: Annotated[
         int, typer.Option("--questions", help="MultiHop-RAG questions for query timing.")
     ] = 200,

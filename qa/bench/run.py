@@ -30,8 +30,8 @@ class BenchOptions:
     news: Path = Path("data/archive/NewsArticles.zip")
     seed: Path = Path("data/sample/captured-russian-soldier.txt")
     multihop: Path = Path("../shared/data/multihop-rag")
-    articles: int = 200  # NewsArticles for the build section
-    backend_articles: int = 40  # MultiHop-RAG articles for the backend comparison
+    articles: int = 150  # NewsArticles for the build section
+    backend_articles: int = 30  # MultiHop-RAG articles for the backend comparison
     questions: int = 200  # MultiHop-RAG questions for query latency and agreement
     index: Path | None = None  # a built MultiHop-RAG index to reuse for query/coldstart/scale
     query_articles: int = 60  # MultiHop-RAG articles indexed when no --index is given

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from index.vectors import choose_index_type
+from index.vectors import choose_index_type, ivf_nlist
 
 from .common import percentiles, rss_bytes
 
@@ -65,6 +65,17 @@ def recall_at(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
     return float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)]))
 
 
+def _trim() -> None:
+    """Give freed heap back to the OS, so RSS growth on the next load is that index's size."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: RSS growth is a lower bound
+        pass
+
+
 def _single_query_times(index, queries: np.ndarray, k: int) -> tuple[list[float], np.ndarray]:
     import faiss
 
@@ -89,6 +100,7 @@ def _measure(
     work: Path,
     k: int,
     mmap: bool,
+    sweep: tuple[int, ...] = (),
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """Write, read back (RSS growth), search; the index object is freed afterwards."""
     import faiss
@@ -97,7 +109,7 @@ def _measure(
     faiss.write_index(index, str(path))
     disk = path.stat().st_size
     del index
-    gc.collect()
+    _trim()
     rss0 = rss_bytes()
     t0 = time.perf_counter()
     loaded = faiss.read_index(str(path))
@@ -114,8 +126,22 @@ def _measure(
         "search": percentiles(times),
         "recall_at_10": 1.0 if truth is None else round(recall_at(found, truth, k), 4),
     }
+    if sweep and truth is not None:
+        ivf = faiss.extract_index_ivf(loaded)
+        row["nprobe_sweep"] = []
+        for nprobe in sweep:
+            ivf.nprobe = nprobe
+            t_s, f_s = _single_query_times(loaded, queries, k)
+            row["nprobe_sweep"].append(
+                {
+                    "nprobe": nprobe,
+                    **percentiles(t_s),
+                    "recall_at_10": round(recall_at(f_s, truth, k), 4),
+                }
+            )
+        ivf.nprobe = NPROBE
     del loaded
-    gc.collect()
+    _trim()
     if mmap:
         flags = faiss.IO_FLAG_READ_ONLY | (
             faiss.IO_FLAG_MMAP_IFC if name.startswith("Flat") else faiss.IO_FLAG_MMAP
@@ -186,7 +212,7 @@ def _run_scale(
     gen_s = time.perf_counter() - t0
     queries = np.ascontiguousarray(query_vectors, dtype="float32")
     auto = choose_index_type(n, flat_limit)
-    nlist = 1 << max(6, round(math.log2(4 * math.sqrt(n))))
+    nlist = ivf_nlist(n)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="archive-qa-scale-") as tmp:
         work = Path(tmp)
@@ -202,53 +228,8 @@ def _run_scale(
         row, truth = _measure("Flat", flat, s, queries, None, n, work, k, mmap)
         rows.append(row)
 
-        log(f"scale: training the IVF{nlist} coarse quantizer …")
-        faiss.omp_set_num_threads(threads)
-        t = time.perf_counter()
-        quantizer = faiss.IndexFlatIP(d)
-        train = xb[np.random.default_rng(1).choice(n, min(n, 64 * nlist), replace=False)]
-        km = faiss.Kmeans(d, nlist, niter=10, spherical=True, seed=1, min_points_per_centroid=1)
-        km.train(train)
-        quantizer.add(km.centroids)
-        coarse_s = time.perf_counter() - t
-
-        def ivf(kind: str, add: bool = True):
-            q = faiss.IndexFlatIP(d)
-            q.add(km.centroids)
-            if kind == "Flat":
-                idx = faiss.IndexIVFFlat(q, d, nlist, faiss.METRIC_INNER_PRODUCT)
-            elif kind == "SQ8":
-                idx = faiss.IndexIVFScalarQuantizer(
-                    q, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-                )
-            else:  # PQ48
-                idx = faiss.IndexIVFPQ(q, d, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT)
-                idx.pq.cp.min_points_per_centroid = 1  # no warnings on small test sets
-            idx.own_fields = True
-            q.this.disown()
-            idx.train(train)
-            if add:
-                idx.add(xb)
-            return idx
-
-        for kind in ("Flat", "SQ8", "PQ48"):
-            name = f"IVF{nlist},{kind}"
-            log(f"scale: {name} …")
-            idx, s = build_time(lambda kind=kind: ivf(kind))
-            row, _ = _measure(name, idx, s + coarse_s, queries, truth, n, work, k, mmap)
-            row["nprobe"] = NPROBE
-            rows.append(row)
-            if kind == "PQ48":
-                log(f"scale: {name} + re-ranking on full vectors …")
-                idx, s = build_time(lambda: _refined(ivf("PQ48", add=False), xb))
-                row, _ = _measure(
-                    f"{name},RFlat", idx, s + coarse_s, queries, truth, n, work, k, False
-                )
-                row["nprobe"] = NPROBE
-                row["note"] = (
-                    "re-ranks 4×k candidates on the full float vectors kept beside the codes"
-                )
-                rows.append(row)
+        for nl, kinds in ((nlist, ("Flat", "SQ8", "PQ48")), (max(64, nlist // 4), ("SQ8",))):
+            rows += _ivf_rows(xb, d, nl, kinds, queries, truth, n, work, k, mmap, threads, log)
 
         if n <= hnsw_max:
             log("scale: HNSW32 (slow to build) …")
@@ -271,6 +252,65 @@ def _run_scale(
         "product_choice": auto,
         "rows": rows,
     }
+
+
+SWEEP = (8, 16, 32, 64)
+
+
+def _ivf_rows(xb, d, nlist, kinds, queries, truth, n, work, k, mmap, threads, log) -> list[dict]:
+    """IVF rows sharing one trained coarse quantizer (its time is counted in each row)."""
+    import faiss
+
+    log(f"scale: training the IVF{nlist} coarse quantizer …")
+    faiss.omp_set_num_threads(threads)
+    t = time.perf_counter()
+    train = xb[np.random.default_rng(1).choice(n, min(n, 64 * nlist), replace=False)]
+    km = faiss.Kmeans(d, nlist, niter=10, spherical=True, seed=1, min_points_per_centroid=1)
+    km.train(train)
+    coarse_s = time.perf_counter() - t
+
+    def ivf(kind: str, add: bool = True):
+        q = faiss.IndexFlatIP(d)
+        q.add(km.centroids)
+        if kind == "Flat":
+            idx = faiss.IndexIVFFlat(q, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        elif kind == "SQ8":
+            idx = faiss.IndexIVFScalarQuantizer(
+                q, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+        else:  # PQ48
+            idx = faiss.IndexIVFPQ(q, d, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT)
+            idx.pq.cp.min_points_per_centroid = 1  # no warnings on small test sets
+        idx.own_fields = True
+        q.this.disown()
+        idx.train(train)
+        if add:
+            idx.add(xb)
+        return idx
+
+    def timed(fn):
+        faiss.omp_set_num_threads(threads)
+        t0 = time.perf_counter()
+        idx = fn()
+        return idx, time.perf_counter() - t0 + coarse_s
+
+    rows = []
+    for kind in kinds:
+        name = f"IVF{nlist},{kind}"
+        log(f"scale: {name} …")
+        idx, s = timed(lambda kind=kind: ivf(kind))
+        sweep = SWEEP if kind == "SQ8" else ()
+        row, _ = _measure(name, idx, s, queries, truth, n, work, k, mmap, sweep)
+        row["nprobe"] = NPROBE
+        rows.append(row)
+        if kind == "PQ48":
+            log(f"scale: {name} + re-ranking on full vectors …")
+            idx, s = timed(lambda: _refined(ivf("PQ48", add=False), xb))
+            row, _ = _measure(f"{name},RFlat", idx, s, queries, truth, n, work, k, False)
+            row["nprobe"] = NPROBE
+            row["note"] = "re-ranks 4×k candidates on the full float vectors kept beside the codes"
+            rows.append(row)
+    return rows
 
 
 def _flat(xb: np.ndarray, d: int):

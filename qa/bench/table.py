@@ -132,3 +132,9 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                 _ms(r.get("mmap_search")),
             )
         console.print(t)
+        for r in sc["rows"]:
+            for p in r.get("nprobe_sweep", []):
+                console.print(
+                    f"  {r['type']} nprobe {p['nprobe']:>3}: p50 {p['p50_ms']:.2f} ms, "
+                    f"p95 {p['p95_ms']:.2f} ms, recall@10 {p['recall_at_10']:.3f}"
+                )
