@@ -54,7 +54,7 @@ class ArchiveIndex:
         dim: int | None = None,
         verify_checksums: bool = True,
         mmap: bool = False,
-        nprobe: int = 16,
+        nprobe: int = 32,
     ) -> ArchiveIndex:
         """Open the live build under `root`, checking it against the model in use."""
         build = layout.current_build(Path(root))

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(32, ge=1, le=1024)
     embed_backend: str = Field(
-        "torch",
+        "openvino",
         description="Embedding backend: openvino (the model converted once to OpenVINO IR; "
         "about 1.8x torch's throughput on 2 cores, vectors within 1e-4 cosine) or torch "
         "(sentence-transformers). openvino falls back to torch when it cannot be used.",
@@ -56,7 +56,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Above this many chunks FAISS uses IVF+SQ8 instead of exact search.",
     )
-    ivf_nprobe: int = Field(16, ge=1)
+    ivf_nprobe: int = Field(
+        32,
+        ge=1,
+        description="IVF lists probed per query. At 1M chunks (IVF4096,SQ8) 16 → 32 raises "
+        "recall@10 from 0.954 to 0.969 for 0.14 ms more per search (archive-qa bench --scale).",
+    )
     max_file_mb: int = Field(64, ge=1, description="Larger input files are skipped.")
 
     # Retrieval

@@ -155,6 +155,7 @@ def run_bench(
                 opts.scale_chunks,
                 hnsw_max=opts.hnsw_max,
                 flat_limit=settings.flat_limit,
+                nprobe=settings.ivf_nprobe,
                 log=log,
             )
             report["sections"]["scale"]["base_index"] = str(index_dir)

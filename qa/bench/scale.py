@@ -160,15 +160,15 @@ def _measure(
     return row, (found if truth is None else None)
 
 
-NPROBE = 16
+NPROBE = 32  # the product's default (ARCHIVE_QA_IVF_NPROBE); run_scale can override
 HNSW_EF_SEARCH = 64
 
 
-def _set_params(index) -> None:
+def _set_params(index, nprobe: int | None = None) -> None:
     import faiss
 
     with contextlib.suppress(RuntimeError):
-        faiss.extract_index_ivf(index).nprobe = NPROBE
+        faiss.extract_index_ivf(index).nprobe = nprobe or NPROBE
     hnsw = getattr(faiss.downcast_index(index), "hnsw", None)
     if hnsw is not None:
         hnsw.efSearch = HNSW_EF_SEARCH
@@ -184,17 +184,21 @@ def run_scale(
     flat_limit: int = 200_000,
     k: int = 10,
     build_threads: int | None = None,
+    nprobe: int | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     import faiss
 
-    previous_threads = faiss.omp_get_max_threads()
+    global NPROBE
+    previous_threads, previous_nprobe = faiss.omp_get_max_threads(), NPROBE
+    NPROBE = nprobe or NPROBE
     try:
         return _run_scale(
             base, query_vectors, n, noise, hnsw_max, mmap, flat_limit, k, build_threads, log
         )
     finally:
         faiss.omp_set_num_threads(previous_threads)
+        NPROBE = previous_nprobe
 
 
 def _run_scale(
@@ -250,6 +254,7 @@ def _run_scale(
         "build_threads": threads,
         "search_threads": 1,
         "product_choice": auto,
+        "nprobe": NPROBE,
         "rows": rows,
     }
 
