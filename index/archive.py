@@ -54,7 +54,7 @@ class ArchiveIndex:
         dim: int | None = None,
         verify_checksums: bool = True,
         mmap: bool = False,
-        nprobe: int = 16,
+        nprobe: int = 32,
     ) -> ArchiveIndex:
         """Open the live build under `root`, checking it against the model in use."""
         build = layout.current_build(Path(root))
@@ -63,7 +63,7 @@ class ArchiveIndex:
             check_model(manifest, model_name, dim)
         verify_files(build, manifest, checksums=verify_checksums)
         store = ChunkStore(build / STORE, readonly=True)
-        faiss_index = vectors.load(build, mmap=mmap)
+        faiss_index = vectors.load(build, mmap=mmap, index_type=str(manifest.faiss["type"]))
         if faiss_index.d != manifest.model.dim or faiss_index.ntotal != manifest.faiss.get(
             "vectors"
         ):

@@ -207,7 +207,10 @@ def build_index(
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             build_seconds=round(seconds, 3),
             model=ModelInfo(
-                name=embedder.name, dim=embedder.dim, max_seq_length=embedder.max_seq_length
+                name=embedder.name,
+                dim=embedder.dim,
+                max_seq_length=embedder.max_seq_length,
+                backend=embedder.backend,
             ),
             index_titles=options.index_titles,
             chunking={

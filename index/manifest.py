@@ -28,6 +28,9 @@ class ModelInfo(BaseModel):
     name: str
     dim: int
     max_seq_length: int
+    # The runtime that computed the vectors (torch | openvino). Both give the same vectors
+    # to within 1e-4 cosine, so an index built by one is searched with the other.
+    backend: str = "torch"
 
 
 class Manifest(BaseModel):

@@ -18,11 +18,15 @@ from .errors import IndexCorruptError
 VECTORS = "vectors.faiss"
 
 
+def ivf_nlist(n_vectors: int) -> int:
+    """IVF lists for an archive: about 4·√n, a power of two, at least 64."""
+    return 1 << max(6, round(math.log2(4 * math.sqrt(max(n_vectors, 1)))))
+
+
 def choose_index_type(n_vectors: int, flat_limit: int) -> str:
     if n_vectors <= flat_limit:
         return "Flat"
-    nlist = 1 << max(6, round(math.log2(4 * math.sqrt(n_vectors))))
-    return f"IVF{nlist},SQ8"
+    return f"IVF{ivf_nlist(n_vectors)},SQ8"
 
 
 def new_index(dim: int, index_type: str, training: np.ndarray | None = None):
@@ -66,11 +70,19 @@ def save(index, build: Path) -> Path:
     return path
 
 
-def load(build: Path, mmap: bool = False):
+def load(build: Path, mmap: bool = False, index_type: str | None = None):
+    """Read the vectors; `mmap` maps them instead (pages are read on use, shared by processes).
+
+    FAISS maps flat codes with IO_FLAG_MMAP_IFC and IVF lists with IO_FLAG_MMAP (the two
+    flags cannot be combined: IVF files then fail to load), so the type decides.
+    """
     import faiss
 
     path = build / VECTORS
-    flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+    flags = 0
+    if mmap:
+        kind = faiss.IO_FLAG_MMAP_IFC if index_type == "Flat" else faiss.IO_FLAG_MMAP
+        flags = kind | faiss.IO_FLAG_READ_ONLY
     try:
         return faiss.read_index(str(path), flags)
     except RuntimeError as exc:

@@ -91,7 +91,6 @@ def build(
     def run():
         from index.builder import BuildOptions, build_index
         from index.chunker import ChunkSettings
-        from index.embedder import load_embedder
         from index.loaders import FieldMap, LoadLimits
 
         s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
@@ -105,7 +104,7 @@ def build(
             update=update,
             progress=not quiet and not as_json,
         )
-        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        embedder = s.load_embedder()
         result = build_index(sources, s.index_dir, embedder, options)
         from .report import build_summary, print_build_summary
 
@@ -296,7 +295,6 @@ def eval_multihop(
 
     def run():
         from index.builder import BuildOptions, build_index
-        from index.embedder import load_embedder
         from index.loaders import FieldMap
 
         from .eval_multihop import ensure_index, load_queries, run_eval, stratified_sample
@@ -304,7 +302,7 @@ def eval_multihop(
 
         s = _settings()
         queries = load_queries(data)
-        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        embedder = s.load_embedder()
 
         def build(sources, index_dir):
             typer.echo(f"indexing the benchmark corpus into {index_dir} (once) …", err=True)
@@ -375,14 +373,13 @@ def eval_retrieval(
     """MultiHop-RAG metrics and headline→article recall, with an ablation row per retrieval piece."""
 
     def run():
-        from index.embedder import load_embedder
 
         from .eval_retrieval import evaluate, print_report
 
         if multihop is None and news is None:
             raise ValueError("name at least one of --multihop DIR and --news ZIP")
         s = _settings()
-        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        embedder = s.load_embedder()
         log = (lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True))
         report = evaluate(
             embedder,
@@ -400,6 +397,95 @@ def eval_retrieval(
         if as_json:
             typer.echo(json.dumps(report, indent=2))
         else:
+            print_report(report)
+
+    _guard(run)
+
+
+@app.command()
+def bench(
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="Comma-separated sections: build,backend,query,coldstart,scale [default: all].",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    scale: Annotated[
+        bool, typer.Option("--scale", help="Scale section at 1,000,000 chunks instead of 100,000.")
+    ] = False,
+    scale_chunks: Annotated[
+        int | None, typer.Option("--scale-chunks", help="Scale section size (overrides --scale).")
+    ] = None,
+    articles: Annotated[
+        int, typer.Option("--articles", help="NewsArticles articles for the build section.")
+    ] = 150,
+    backend_articles: Annotated[
+        int,
+        typer.Option(
+            "--backend-articles", help="MultiHop-RAG articles for the backend comparison."
+        ),
+    ] = 30,
+    questions: Annotated[
+        int, typer.Option("--questions", help="MultiHop-RAG questions for query timing.")
+    ] = 200,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index", "-i", help="A built MultiHop-RAG index to reuse (else a subset is built)."
+        ),
+    ] = None,
+    query_articles: Annotated[
+        int,
+        typer.Option("--query-articles", help="MultiHop-RAG articles indexed when no --index."),
+    ] = 60,
+    llm: Annotated[
+        bool,
+        typer.Option("--llm", help="Also time the local LLM (first token, total) on 20 questions."),
+    ] = False,
+    no_langchain: Annotated[
+        bool, typer.Option("--no-langchain", help="Skip the LangChain baseline build.")
+    ] = False,
+    news: Annotated[Path, typer.Option("--news", help="NewsArticles.zip.")] = Path(
+        "data/archive/NewsArticles.zip"
+    ),
+    multihop: Annotated[Path, typer.Option("--multihop", help="The MultiHop-RAG folder.")] = Path(
+        "../shared/data/multihop-rag"
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the JSON report here.")
+    ] = None,
+) -> None:
+    """Measure build, embedding backends, query latency, cold start and FAISS at scale, as ratios."""
+
+    def run():
+        from .bench.run import SECTIONS, BenchOptions, run_bench
+
+        sections = tuple(x.strip() for x in only.split(",") if x.strip()) if only else SECTIONS
+        opts = BenchOptions(
+            only=sections,
+            news=news,
+            multihop=multihop,
+            articles=articles,
+            backend_articles=backend_articles,
+            questions=questions,
+            index=index,
+            query_articles=query_articles,
+            scale_chunks=scale_chunks or (1_000_000 if scale else 100_000),
+            llm=llm,
+            langchain=not no_langchain,
+        )
+        log = lambda m: typer.echo(m, err=True)  # noqa: E731
+        report = run_bench(_settings(), opts, log)
+        if out:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+        else:
+            from .bench.table import print_report
+
             print_report(report)
 
     _guard(run)

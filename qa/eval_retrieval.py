@@ -145,8 +145,7 @@ def chunk_token_stats(
     texts = [t for _, _, t in index.store.iter_chunk_texts()]
     rng = random.Random(0)
     picked = rng.sample(texts, min(sample, len(texts)))
-    tok = embedder.model.tokenizer
-    lengths = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in picked]
+    lengths = embedder.token_lengths(picked)
     words = [len(t.split()) for t in picked]
     return {
         "chunks": len(texts),

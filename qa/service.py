@@ -15,7 +15,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
-from index.embedder import Embedder, load_embedder
+from index.embedder import Embedder
 from index.errors import ArchiveQAError
 
 from .extractive import REFUSAL, ExtractiveAnswerer
@@ -151,7 +151,7 @@ class QAService:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> QAService:
         settings = settings or get_settings()
-        embedder = load_embedder(settings.resolved_model_path(), settings.torch_threads)
+        embedder = settings.load_embedder()
         index = open_index(settings, embedder)
         return cls(settings, embedder, index, make_chat_model(settings))
 

@@ -38,15 +38,30 @@ class Settings(BaseSettings):
         True, description="Index each chunk together with its article's headline (dense and BM25)."
     )
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    embed_backend: str = Field(
+        "openvino",
+        description="Embedding backend: openvino (the model converted once to OpenVINO IR; "
+        "about 1.8x torch's throughput on 2 cores, vectors within 1e-4 cosine) or torch "
+        "(sentence-transformers). openvino falls back to torch when it cannot be used.",
+    )
+    embed_cache_dir: Path | None = Field(
+        None,
+        description="Where converted embedding models are cached; default ~/.cache/archive-qa/embed.",
+    )
     torch_threads: int | None = Field(
-        None, ge=1, description="Threads for torch; default: all cores."
+        None, ge=1, description="Threads for the embedding backend; default: all cores."
     )
     flat_limit: int = Field(
         200_000,
         ge=1,
         description="Above this many chunks FAISS uses IVF+SQ8 instead of exact search.",
     )
-    ivf_nprobe: int = Field(16, ge=1)
+    ivf_nprobe: int = Field(
+        32,
+        ge=1,
+        description="IVF lists probed per query. At 1M chunks (IVF4096,SQ8) 16 → 32 raises "
+        "recall@10 from 0.954 to 0.969 for 0.14 ms more per search (archive-qa bench --scale).",
+    )
     max_file_mb: int = Field(64, ge=1, description="Larger input files are skipped.")
 
     # Retrieval
@@ -148,7 +163,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown generator {v!r}; choose one of {', '.join(GENERATORS)}")
         return v
 
-    @field_validator("index_dir", mode="before")
+    @field_validator("embed_backend", mode="before")
+    @classmethod
+    def _known_backend(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip().lower()
+            if v not in ("torch", "openvino"):
+                raise ValueError(f"unknown embedding backend {v!r}; choose torch or openvino")
+        return v
+
+    @field_validator("index_dir", "embed_cache_dir", mode="before")
     @classmethod
     def _expand(cls, v: object) -> object:
         return Path(v).expanduser() if isinstance(v, str | Path) else v
@@ -161,6 +185,17 @@ class Settings(BaseSettings):
         and it scored 0.175 on MultiHop-RAG; an LLM answer is opt-in until it measures better.
         """
         return self.generator or "extractive"
+
+    def load_embedder(self):
+        """The process's embedder for these settings (model path, backend, threads, cache)."""
+        from index.embedder import load_embedder
+
+        return load_embedder(
+            self.resolved_model_path(),
+            self.torch_threads,
+            self.embed_backend,
+            str(self.embed_cache_dir) if self.embed_cache_dir else None,
+        )
 
     def resolved_model_path(self) -> str:
         if self.model_path:

@@ -65,9 +65,10 @@ def subset_csv(news_rows, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embedder import default_model_path, load_embedder
+    """The product's embedder (the settings' backend), shared by every session index."""
+    from qa.settings import Settings
 
-    return load_embedder(default_model_path())
+    return Settings().load_embedder()
 
 
 @pytest.fixture(scope="session")

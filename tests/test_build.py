@@ -73,6 +73,7 @@ def test_build_layout_manifest_and_report(tmp_path, small_archive, embedder, bui
         "name": embedder.name,
         "dim": 384,
         "max_seq_length": embedder.max_seq_length,
+        "backend": embedder.backend,
     }
     assert manifest["counts"]["articles"] == 5 and manifest["faiss"]["type"] == "Flat"
     assert set(manifest["files"]) >= {"vectors.faiss", "store.sqlite", "report.json"}

@@ -20,8 +20,10 @@ from conftest import ROOT, SEED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from index.embedder import default_cache_dir
 from index.loaders import FieldMap, LoadReport, iter_articles
 from qa.service import QuestionError, clean_question
+from qa.settings import Settings
 
 SUFFIXES = [".txt", ".md", ".html", ".htm", ".csv", ".json", ".jsonl", ".zip"]
 
@@ -181,6 +183,9 @@ def test_nasty_corpus_builds_with_reasons_bounded_memory_and_no_stray_writes(tmp
         "TMPDIR": str(tmpdir),
         "PYTHONPATH": str(ROOT),
         "XDG_CACHE_HOME": str(home / ".cache"),
+        # The converted embedding model's cache (a model cache, not archive data) stays
+        # where the rest of the suite keeps it.
+        "ARCHIVE_QA_EMBED_CACHE_DIR": str(Settings().embed_cache_dir or default_cache_dir()),
     }
     done, rss_mb = build_with_peak_rss([corpus], index, cwd, env)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,0 +1,95 @@
+"""Query section: latency of retrieve-only and of the extractive answer on real questions.
+
+Runs MultiHop-RAG questions (file order, fixed) against a MultiHop-RAG index, through
+the same `QAService` the CLI, page and API use: `search` (embed the question + FAISS +
+BM25 + fusion + hints + diversity) and `ask` (that plus the extractive answerer). With
+`llm=True` also the local GGUF model's first-token and total time on 20 questions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from index.embedder import Embedder
+
+from ..settings import Settings
+from .common import percentiles, rss_bytes
+
+
+def run_query(
+    settings: Settings,
+    embedder: Embedder,
+    index_dir: Path,
+    questions: list[str],
+    llm: bool = False,
+    llm_questions: int = 20,
+    log: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    from index.archive import ArchiveIndex
+
+    from ..service import QAService, make_chat_model
+
+    s = settings.model_copy(update={"index_dir": index_dir, "generator": "extractive"})
+    rss0 = rss_bytes()
+    t0 = time.perf_counter()
+    idx = ArchiveIndex.open(
+        index_dir,
+        model_name=embedder.name,
+        dim=embedder.dim,
+        verify_checksums=s.verify_checksums,
+        nprobe=s.ivf_nprobe,
+    )
+    open_s = time.perf_counter() - t0
+    service = QAService(s, embedder, idx)
+    info = idx.info()
+    for q in questions[:5]:  # warm-up: first calls page in FAISS, BM25 and SQLite
+        service.ask(q)
+    log(f"query: {len(questions)} questions on {info.chunks:,} chunks ({info.faiss_type}) …")
+    search_t, ask_t, refused = [], [], 0
+    for q in questions:
+        t = time.perf_counter()
+        service.search(q)
+        search_t.append(time.perf_counter() - t)
+    for q in questions:
+        t = time.perf_counter()
+        a = service.ask(q)
+        ask_t.append(time.perf_counter() - t)
+        refused += a.refused
+    out: dict[str, Any] = {
+        "index": str(index_dir),
+        "chunks": info.chunks,
+        "articles": info.articles,
+        "faiss_type": info.faiss_type,
+        "embed_backend": embedder.backend,
+        "questions": len(questions),
+        "open_index_s": round(open_s, 3),
+        "index_rss_mb": round((rss_bytes() - rss0) / 2**20, 1),
+        "search": percentiles(search_t),
+        "ask_extractive": {**percentiles(ask_t), "refused": refused},
+    }
+    if llm:
+        ls = s.model_copy(update={"generator": "local"})
+        model = make_chat_model(ls)  # clear error when the GGUF file is missing
+        llm_service = QAService(ls, embedder, idx, model)
+        picked = questions[:llm_questions]
+        log(f"query: local LLM on {len(picked)} questions (about 20-30 s each) …")
+        first, total = [], []
+        for i, q in enumerate(picked, 1):
+            t = time.perf_counter()
+            first_at = None
+            for item in llm_service.stream(q):
+                if first_at is None and isinstance(item, str) and item.strip():
+                    first_at = time.perf_counter() - t
+            total.append(time.perf_counter() - t)
+            first.append(first_at if first_at is not None else total[-1])
+            log(f"query: llm {i}/{len(picked)} first token {first[-1]:.1f}s total {total[-1]:.1f}s")
+        out["llm"] = {
+            "model": str(ls.llm_model_file),
+            "first_token": percentiles(first),
+            "total": percentiles(total),
+        }
+    idx.close()
+    return out
