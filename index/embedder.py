@@ -190,7 +190,7 @@ class OpenVINOEmbedder(Embedder):
     ) -> None:
         path = _check_model_dir(model_path)
         spec = _pipeline_spec(path)
-        import openvino as ov
+        ov = _openvino()
         from tokenizers import Tokenizer
 
         self.path = str(path)
@@ -325,7 +325,7 @@ def _pipeline_spec(path: Path) -> dict:
 
 def _cache_key(model_dir: Path) -> str:
     """Changes when any model file or the OpenVINO version changes (cheap: no hashing of weights)."""
-    import openvino as ov
+    ov = _openvino()
 
     h = hashlib.sha256()
     h.update(f"v{CONVERT_VERSION}\x1f{ov.__version__}\x1f{model_dir.resolve()}\n".encode())
@@ -359,7 +359,7 @@ def ensure_openvino_ir(model_dir: Path, cache_dir: Path, tokenizer) -> Path:
 
 
 def _convert(model_dir: Path, out: Path, tokenizer) -> None:
-    import openvino as ov
+    ov = _openvino()
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -404,6 +404,23 @@ def _model_name(path: Path) -> str:
     if name in {"model", "models", "snapshot"} and path.parent.name:
         name = path.parent.name
     return name
+
+
+def _openvino():
+    """The openvino module, with its usage telemetry switched off.
+
+    Importing openvino sets up Intel's telemetry (to Google Analytics, without asking),
+    which writes ~/intel/openvino_ga_cid and would report conversions. Nothing may leave
+    the building: with the telemetry package made unimportable, openvino uses its own
+    no-op stub.
+    """
+    import sys
+
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[assignment]
+    import openvino
+
+    return openvino
 
 
 @lru_cache(maxsize=4)
