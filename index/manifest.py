@@ -15,7 +15,9 @@ from pydantic import BaseModel, ValidationError
 from .errors import IndexCorruptError, IndexMismatchError
 
 FORMAT = "archive-qa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # a single-segment build; older software reads it
+SEGMENTED_FORMAT_VERSION = 2  # base + delta segment; older software must refuse it
+SUPPORTED_VERSIONS = (FORMAT_VERSION, SEGMENTED_FORMAT_VERSION)
 MANIFEST = "manifest.json"
 
 
@@ -28,6 +30,23 @@ class ModelInfo(BaseModel):
     name: str
     dim: int
     max_seq_length: int
+
+
+class Segments(BaseModel):
+    """A build made of a shared, immutable base plus a delta segment (see `index.segments`).
+
+    The base files are the top-level ones (hard links to the files `base_build` wrote);
+    the delta lives in `delta/`. Live counts = base - dead + delta.
+    """
+
+    base_build: str
+    base_articles: int
+    base_chunks: int
+    delta_articles: int
+    delta_chunks: int
+    dead_articles: int
+    dead_rows: int
+    next_row: int
 
 
 class Manifest(BaseModel):
@@ -45,6 +64,7 @@ class Manifest(BaseModel):
     counts: dict[str, int]
     corpus_hash: str
     files: dict[str, FileEntry]
+    segments: Segments | None = None
 
 
 def file_entry(path: Path) -> FileEntry:
@@ -63,8 +83,13 @@ def corpus_hash(article_hashes: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def write_manifest(build: Path, manifest: Manifest) -> None:
+def write_manifest(build: Path, manifest: Manifest) -> Manifest:
+    """Write the manifest (returned as written); a segmented build is marked so older
+    software refuses it instead of silently ignoring the delta."""
+    version = FORMAT_VERSION if manifest.segments is None else SEGMENTED_FORMAT_VERSION
+    manifest = manifest.model_copy(update={"format_version": version})
     (build / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    return manifest
 
 
 def read_manifest(build: Path) -> Manifest:
@@ -77,19 +102,26 @@ def read_manifest(build: Path) -> Manifest:
         raise IndexCorruptError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise IndexCorruptError(f"{path} is not an archive-qa manifest; rebuild the index")
-    if data.get("format_version") != FORMAT_VERSION:
+    if data.get("format_version") not in SUPPORTED_VERSIONS:
         raise IndexMismatchError(
-            f"index format version {data.get('format_version')} is not the supported {FORMAT_VERSION}; "
+            f"index format version {data.get('format_version')} is not one of the supported "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}; "
             "rebuild the index with this version of archive-qa"
         )
     try:
-        return Manifest.model_validate(data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise IndexCorruptError(
             f"{path} is malformed at {where!r}: {first['msg']}; rebuild the index"
         ) from exc
+    if (manifest.segments is not None) != (manifest.format_version == SEGMENTED_FORMAT_VERSION):
+        raise IndexCorruptError(
+            f"{path} has format version {manifest.format_version} but "
+            f"{'a' if manifest.segments else 'no'} delta segment; rebuild the index"
+        )
+    return manifest
 
 
 def verify_files(build: Path, manifest: Manifest, checksums: bool = True) -> None:

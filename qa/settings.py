@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="Above this many chunks FAISS uses IVF+SQ8 instead of exact search.",
     )
     ivf_nprobe: int = Field(16, ge=1)
+    compact_fraction: float = Field(
+        0.1,
+        gt=0,
+        description="An update rewrites the index as one new base once its delta segment "
+        "(changed + removed chunks) exceeds this fraction of the base.",
+    )
     max_file_mb: int = Field(64, ge=1, description="Larger input files are skipped.")
 
     # Retrieval
