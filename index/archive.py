@@ -119,7 +119,12 @@ class ArchiveIndex:
                     raise IndexCorruptError(
                         f"delta segment in {seg_dir} does not match its manifest; rebuild the index"
                     )
-                delta_bm25 = DeltaBM25.load(seg_dir)
+                stats = bm25.corpus_stats()
+                if stats is None:
+                    raise IndexCorruptError(
+                        f"{build} has a delta segment but no BM25 statistics; rebuild the index"
+                    )
+                delta_bm25 = DeltaBM25.load(seg_dir).use_stats(stats)
                 delta = DeltaSegment(delta_faiss, delta_bm25, delta_bm25.docs, dead)
         except BaseException:
             store.close()

@@ -7,9 +7,7 @@ blurs; BM25 catches them exactly, and the retriever fuses both rankings.
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +48,8 @@ def document_tokens(text: str, stopwords: frozenset[str] | None = None) -> list[
 class CorpusStats:
     """The statistics bm25s baked into a base index's scores (Lucene BM25).
 
-    A delta segment scores its few documents with these, so its scores are on the same
-    scale as the base's precomputed ones and the two lists can be merged by score.
+    A delta segment combines them with its own counts to score its documents as a full
+    rebuild would, on the same scale as the base's precomputed scores.
     """
 
     vocab: dict[str, int]
@@ -60,16 +58,6 @@ class CorpusStats:
     avg_doc_len: float
     k1: float
     b: float
-
-    def idf(self, term: str) -> float:
-        i = self.vocab.get(term)
-        df = int(self.doc_freq[i]) if i is not None else 0
-        return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
-
-    def doc_scores(self, tokens: Sequence[str]) -> dict[str, float]:
-        """BM25 weight of each distinct term of one document, as bm25s computes it."""
-        norm = self.k1 * ((1 - self.b) + self.b * len(tokens) / self.avg_doc_len)
-        return {t: self.idf(t) * tf / (norm + tf) for t, tf in Counter(tokens).items()}
 
 
 class BM25Index:
@@ -128,31 +116,21 @@ class BM25Index:
         return cls(model, rows, stats)
 
     @staticmethod
-    def load_corpus_stats(build: Path) -> CorpusStats | None:
-        """The statistics a delta needs, read without loading the score matrix.
+    def has_stats(build: Path) -> bool:
+        """Whether a delta segment can be laid over this build's keyword index."""
+        return (build / BM25_DIR / STATS_FILE).is_file()
 
-        Costs the vocabulary and one small array (document frequencies are the column
-        lengths of bm25s's term-major matrix); None when the index predates `stats.json`.
-        """
-        folder = build / BM25_DIR
-        stats_path = folder / STATS_FILE
-        if not stats_path.is_file():
+    def corpus_stats(self) -> CorpusStats | None:
+        """This loaded index's statistics (None when it predates `stats.json`)."""
+        if self.stats is None:
             return None
-        try:
-            stats = json.loads(stats_path.read_text("utf-8"))
-            vocab = json.loads((folder / "vocab.index.json").read_text("utf-8"))
-            indptr = np.load(folder / "indptr.csc.index.npy", allow_pickle=False)
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
-            raise IndexCorruptError(
-                f"BM25 index in {folder} is unreadable ({exc}); rebuild the index"
-            ) from exc
         return CorpusStats(
-            vocab=vocab,
-            doc_freq=np.diff(indptr),
-            documents=int(stats["documents"]),
-            avg_doc_len=float(stats["avg_doc_len"]),
-            k1=float(stats["k1"]),
-            b=float(stats["b"]),
+            vocab=self.model.vocab_dict,
+            doc_freq=np.diff(np.asarray(self.model.scores["indptr"])),
+            documents=int(self.stats["documents"]),
+            avg_doc_len=float(self.stats["avg_doc_len"]),
+            k1=float(self.stats["k1"]),
+            b=float(self.stats["b"]),
         )
 
     def exclude(self, rows: np.ndarray) -> None:

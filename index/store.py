@@ -235,19 +235,6 @@ class ChunkStore:
             hit = self.conn.execute("SELECT 1 FROM articles WHERE id=?", (article_id,)).fetchone()
         return "base" if hit else None
 
-    def base_rows(self, article_ids: Iterable[str]) -> list[int]:
-        """Rows of these articles in the base segment (`main`), for tombstones."""
-        out: list[int] = []
-        with self._lock:
-            for aid in article_ids:
-                out += [
-                    r
-                    for (r,) in self.conn.execute(
-                        "SELECT row FROM main.chunks WHERE article_id=?", (aid,)
-                    )
-                ]
-        return out
-
     def delta_chunk_count(self, article_ids: Sequence[str]) -> int:
         """Chunks these articles have in the delta segment (0 without one)."""
         if self.delta is None or not article_ids:
@@ -259,6 +246,23 @@ class ChunkStore:
                 list(article_ids),
             ).fetchone()
         return int(n)
+
+    def segment_chunk_texts(
+        self, article_ids: Sequence[str], segment: str = "main"
+    ) -> list[tuple[int, str, str]]:
+        """(row, title, text) of these articles' chunks in one segment ("main" = base, or
+        "delta"), whatever the tombstones say: what an update replaces or removes."""
+        if segment not in ("main", "delta") or (segment == "delta" and self.delta is None):
+            return []
+        sql = (
+            f"SELECT c.row, a.title, c.text FROM {segment}.chunks c "
+            f"JOIN {segment}.articles a ON a.id = c.article_id WHERE c.article_id=? ORDER BY c.row"
+        )
+        out: list[tuple[int, str, str]] = []
+        with self._lock:
+            for aid in article_ids:
+                out += self.conn.execute(sql, (aid,)).fetchall()
+        return out
 
     def article_hash(self, article_id: str) -> str | None:
         with self._lock:

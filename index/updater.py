@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import compactor, layout, vectors
 from .articles import Article
 from .bm25 import BM25Index
@@ -65,6 +67,8 @@ class Plan:
     delta_drop: set[str]  # ids whose current copy is in the delta (rewritten without them)
     base_drop: set[str]  # ids whose current copy is in the base (tombstoned)
     base_dead_rows: list[int]
+    base_dead_texts: list[str]  # as indexed (headline + chunk), for the delta's BM25 statistics
+    old_chunks: dict[str, tuple[str, int]]  # changed articles' old chunk text → (segment, row)
     delta_drop_chunks: int
     next_row: int
 
@@ -153,18 +157,20 @@ def apply_changes(
     chunked = [(a, chunk_article(a, settings)) for a in plan.todo]
     texts = [indexed_text(a.title, c.text, manifest.index_titles) for a, cs in chunked for c in cs]
     t_embed = time.perf_counter()
-    vecs = embed_texts(embedder, texts, options)
+    vecs, reused = _embed_changed(previous, manifest, texts, plan, embedder, options)
     embed_seconds = timings["embed"] = time.perf_counter() - t_embed
+    if reused:
+        notes.append(f"{reused:,} unchanged chunks of changed articles kept their vectors")
 
     seg = manifest.segments
     base_chunks = seg.base_chunks if seg else int(manifest.faiss["vectors"])
     delta_after = (seg.delta_chunks if seg else 0) - plan.delta_drop_chunks + len(texts)
     dead_after = (seg.dead_rows if seg else 0) + len(plan.base_dead_rows)
-    stats = BM25Index.load_corpus_stats(previous)
-    compact = options.compact or stats is None
+    has_stats = BM25Index.has_stats(previous)
+    compact = options.compact or not has_stats
     if options.compact:
         notes.append("compacted on request: base and delta rewritten as one new base")
-    elif stats is None:
+    elif not has_stats:
         notes.append(
             "the index predates delta segments: rewritten once as a new base (later updates are incremental)"
         )
@@ -186,7 +192,7 @@ def apply_changes(
             )
         else:
             record, new_files, known = _write_delta(
-                previous, manifest, temp, chunked, vecs, texts, plan, stats, embedder
+                previous, manifest, temp, chunked, vecs, texts, plan, embedder
             )
         record.build_id = build_id
         notes.extend(record.notes)
@@ -204,6 +210,35 @@ def apply_changes(
     return _result(
         final, new_manifest, plan, len(texts), skipped, t0, embed_seconds, notes, compact, timings
     )
+
+
+def _embed_changed(
+    previous: Path,
+    manifest: Manifest,
+    texts: list[str],
+    plan: Plan,
+    embedder: Embedder,
+    options: BuildOptions,
+) -> tuple[np.ndarray, int]:
+    """Vectors for `texts`: a chunk whose text a changed article already had keeps its old
+    vector (a corrected paragraph re-embeds that paragraph, not the article), when that
+    vector is exact (the delta, or a Flat base read by memory map); the rest are embedded."""
+    old = {}
+    for i, text in enumerate(texts):
+        ref = plan.old_chunks.get(text)
+        if ref is not None and (ref[0] == "delta" or manifest.faiss["type"] == "Flat"):
+            old[i] = ref
+    todo = [i for i in range(len(texts)) if i not in old]
+    vecs = np.zeros((len(texts), embedder.dim), dtype="float32")
+    if todo:
+        vecs[todo] = embed_texts(embedder, [texts[i] for i in todo], options)
+    if old:
+        sources = {"main": vectors.load(previous, lookup=True)}
+        if any(seg == "delta" for seg, _ in old.values()):
+            sources["delta"] = vectors.load(delta_dir(previous, manifest), lookup=True)
+        for i, (seg, row) in old.items():
+            vecs[i] = sources[seg].reconstruct(int(row))
+    return vecs, len(old)
 
 
 def _plan(previous: Path, manifest: Manifest, changes: ChangeSet, strict: bool) -> Plan:
@@ -241,7 +276,16 @@ def _plan(previous: Path, manifest: Manifest, changes: ChangeSet, strict: bool) 
         drop = {a.id for a in changed} | set(removed)
         delta_drop = {aid for aid in drop if live.segment_of(aid) == "delta"}
         base_drop = drop - delta_drop
-        base_dead_rows = live.base_rows(sorted(base_drop))
+        titles = manifest.index_titles
+        dead = live.segment_chunk_texts(sorted(base_drop), "main")
+        base_dead_rows = [row for row, _, _ in dead]
+        base_dead_texts = [indexed_text(t, c, titles) for _, t, c in dead]
+        changed_ids = {a.id for a in changed}
+        old_chunks = {
+            indexed_text(t, c, titles): (segment, row)
+            for segment, ids in (("main", base_drop), ("delta", delta_drop))
+            for row, t, c in live.segment_chunk_texts(sorted(ids & changed_ids), segment)
+        }
         delta_drop_chunks = live.delta_chunk_count(sorted(delta_drop))
         seg = manifest.segments
         next_row = seg.next_row if seg else live.max_row() + 1
@@ -255,6 +299,8 @@ def _plan(previous: Path, manifest: Manifest, changes: ChangeSet, strict: bool) 
         delta_drop,
         base_drop,
         base_dead_rows,
+        base_dead_texts,
+        old_chunks,
         delta_drop_chunks,
         next_row,
     )
@@ -268,7 +314,6 @@ def _write_delta(
     vecs,
     texts: list[str],
     plan: Plan,
-    stats,
     embedder: Embedder,
 ):
     """Link the base, write the merged delta segment; returns (record, files to hash, known)."""
@@ -299,7 +344,8 @@ def _write_delta(
     vectors.add(index, vecs, rows)
     vectors.save(index, folder)
     old_bm25 = DeltaBM25.load(old_delta) if old_delta else DeltaBM25.empty()
-    bm25_files = old_bm25.merged(dropped, texts, rows, stats).save(folder)
+    bm25 = old_bm25.merged(dropped, texts, rows, plan.base_dead_texts)
+    bm25_files = bm25.save(folder)
 
     seg = manifest.segments
     base_articles = seg.base_articles if seg else manifest.counts["articles"]

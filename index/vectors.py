@@ -66,11 +66,15 @@ def save(index, build: Path) -> Path:
     return path
 
 
-def load(build: Path, mmap: bool = False):
+def load(build: Path, mmap: bool = False, lookup: bool = False):
+    """Read the index; `lookup` maps a flat index's vectors instead of reading them (a few
+    milliseconds at 100k vectors), for an update that needs only some of them back."""
     import faiss
 
     path = build / VECTORS
     flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+    if lookup:  # (faiss < 1.9 has no such flag: it reads the whole file then)
+        flags = getattr(faiss, "IO_FLAG_MMAP_IFC", 0) | faiss.IO_FLAG_READ_ONLY
     try:
         return faiss.read_index(str(path), flags)
     except RuntimeError as exc:
