@@ -178,7 +178,8 @@ def finish_build(
         segments=record.segments,
     )
     manifest = write_manifest(temp, manifest)
-    return layout.publish(root, temp), manifest
+    durable = [temp / name for name in (known_files or {})]
+    return layout.publish(root, temp, durable), manifest
 
 
 def _reason_kind(reason: str) -> str:

@@ -19,6 +19,7 @@ FORMAT_VERSION = 1  # a single-segment build; older software reads it
 SEGMENTED_FORMAT_VERSION = 2  # base + delta segment; older software must refuse it
 SUPPORTED_VERSIONS = (FORMAT_VERSION, SEGMENTED_FORMAT_VERSION)
 MANIFEST = "manifest.json"
+_MOD = 1 << 256
 
 
 class FileEntry(BaseModel):
@@ -75,12 +76,27 @@ def file_entry(path: Path) -> FileEntry:
     return FileEntry(bytes=path.stat().st_size, sha256=h.hexdigest())
 
 
+def _article_term(article_id: str, content_hash: str) -> int:
+    return int.from_bytes(
+        hashlib.sha256(f"{article_id}\x1f{content_hash}".encode()).digest(), "big"
+    )
+
+
 def corpus_hash(article_hashes: dict[str, str]) -> str:
-    """One hash for the whole archive: equal exactly when the same articles are indexed."""
-    h = hashlib.sha256()
-    for aid in sorted(article_hashes):
-        h.update(f"{aid}\x1f{article_hashes[aid]}\n".encode())
-    return h.hexdigest()
+    """One hash for the whole archive: equal exactly when the same articles are indexed.
+
+    An order-free sum of per-article sha256 values (mod 2**256), so an update can adjust
+    it by its change (`corpus_hash_update`) instead of reading every article. It tells
+    builds apart; it is not meant to resist someone forging a collision.
+    """
+    return f"{sum(_article_term(a, h) for a, h in article_hashes.items()) % _MOD:064x}"
+
+
+def corpus_hash_update(old: str, removed: dict[str, str], added: dict[str, str]) -> str:
+    """`old` without the `removed` articles (id → content hash) and with the `added` ones."""
+    value = int(old, 16) - sum(_article_term(a, h) for a, h in removed.items())
+    value += sum(_article_term(a, h) for a, h in added.items())
+    return f"{value % _MOD:064x}"
 
 
 def write_manifest(build: Path, manifest: Manifest) -> Manifest:

@@ -132,8 +132,9 @@ class ChunkStore:
                     sqlite_uri(self.path), uri=True, check_same_thread=False
                 )
                 self.conn.executescript(SCHEMA + (DELTA_SCHEMA if delta_schema else ""))
-            # Touch the schema now: a garbled file fails here, not mid-request.
-            self.conn.execute("SELECT count(*) FROM chunks").fetchone()
+            # Touch the schema now: a garbled file fails here, not mid-request. (`main.`: the
+            # union view would count the whole archive.)
+            self.conn.execute("SELECT count(*) FROM main.chunks").fetchone()
         except sqlite3.DatabaseError as exc:
             where = self.path if self.delta is None else f"{self.path} + {self.delta}"
             raise IndexCorruptError(

@@ -43,7 +43,7 @@ from .chunker import Chunk, ChunkSettings, chunk_article
 from .embedder import Embedder
 from .errors import ArticleNotFoundError, EmptyArchiveError
 from .loaders import LoadReport
-from .manifest import Manifest, Segments, check_model, corpus_hash, read_manifest
+from .manifest import Manifest, Segments, check_model, corpus_hash_update, read_manifest
 from .segments import DELTA, copy_sqlite, delta_dir, link_base, open_live_store
 from .store import ChunkStore
 
@@ -69,6 +69,7 @@ class Plan:
     base_dead_rows: list[int]
     base_dead_texts: list[str]  # as indexed (headline + chunk), for the delta's BM25 statistics
     old_chunks: dict[str, tuple[str, int]]  # changed articles' old chunk text → (segment, row)
+    old_hashes: dict[str, str]  # content hashes of the articles dropped or replaced
     delta_drop_chunks: int
     next_row: int
 
@@ -246,6 +247,7 @@ def _plan(previous: Path, manifest: Manifest, changes: ChangeSet, strict: bool) 
     live = open_live_store(previous, manifest)
     try:
         new, changed, unchanged = [], [], 0
+        old_hashes: dict[str, str] = {}
         seen: dict[str, Article] = {}
         for a in changes.upserts:
             seen[a.id] = a  # the last copy of an id wins
@@ -257,12 +259,14 @@ def _plan(previous: Path, manifest: Manifest, changes: ChangeSet, strict: bool) 
                 unchanged += 1
             else:
                 changed.append(a)
+                old_hashes[a.id] = old
         removed: list[str] = []
         missing: list[str] = []
         for key in dict.fromkeys(changes.removals):
             ids = live.find_article_ids(key)
             (removed.extend(ids) if ids else missing.append(key))
         removed = list(dict.fromkeys(removed))
+        old_hashes.update({aid: live.article_hash(aid) or "" for aid in removed})
         if missing and strict:
             raise ArticleNotFoundError(
                 f"no article with id or url {', '.join(map(repr, missing[:5]))} in the index; "
@@ -301,6 +305,7 @@ def _plan(previous: Path, manifest: Manifest, changes: ChangeSet, strict: bool) 
         base_dead_rows,
         base_dead_texts,
         old_chunks,
+        old_hashes,
         delta_drop_chunks,
         next_row,
     )
@@ -362,11 +367,6 @@ def _write_delta(
     )
     if index.ntotal != delta_chunks:
         raise RuntimeError(f"delta has {index.ntotal} vectors for {delta_chunks} chunks")
-    live = ChunkStore(temp / STORE, readonly=True, delta=folder / STORE)
-    try:
-        hashes = live.article_hashes()
-    finally:
-        live.close()
     record = BuildRecord(
         build_id="",
         embedder=embedder,
@@ -378,7 +378,9 @@ def _write_delta(
             "articles": base_articles - dead_articles + delta_articles,
             "chunks": base_chunks - dead_rows + delta_chunks,
         },
-        corpus_hash=corpus_hash(hashes),
+        corpus_hash=corpus_hash_update(
+            manifest.corpus_hash, plan.old_hashes, {a.id: a.content_hash for a in plan.todo}
+        ),
         notes=notes,
         skipped=[],
         segments=segments,
