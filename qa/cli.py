@@ -163,8 +163,7 @@ def update(
 ) -> None:
     """Add, replace or remove a few articles without re-reading the archive.
 
-    Only the files given are read and only their articles embedded; the time follows the
-    change, not the archive. The old index stays live until the new one is complete.
+    Only the files given are read and only changed paragraphs are embedded, so the time follows the change, not the archive. The old index stays live until the new one is complete.
     """
 
     def run():

@@ -136,7 +136,9 @@ def run(
     work = Path(workdir or tempfile.mkdtemp(prefix="bench-update-"))
     work.mkdir(parents=True, exist_ok=True)
     real = load_embedder(default_model_path())
-    real.encode(["warm-up: the first call pays for lazy initialisation"] * 8)
+    warm = ["warm-up: the first calls pay for lazy initialisation " * 20] * 8
+    real.encode(warm)
+    real.encode(warm, threads=1)  # updates embed their few chunks on one thread
     stand_in = StandInEmbedder(real.name, real.dim, real.max_seq_length)
     originals = _real_articles(archive)
     counts = [len(chunk_article(a, ChunkSettings())) for a in originals]
