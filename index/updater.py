@@ -199,8 +199,9 @@ def apply_changes(
         notes.extend(record.notes)
         record.notes = notes
         record.skipped = skipped
-        record.counts.update(_change_counts(plan, len(texts), skipped))
-        record.counts["reused_chunks"] = record.counts["chunks"] - len(texts)
+        embedded = len(texts) - reused
+        record.counts.update(_change_counts(plan, embedded, skipped))
+        record.counts["reused_chunks"] = record.counts["chunks"] - embedded
         timings["write"] = time.perf_counter() - t_write
         t_publish = time.perf_counter()
         final, new_manifest = finish_build(root, temp, record, t0, new_files, known)
@@ -209,7 +210,7 @@ def apply_changes(
         shutil.rmtree(temp, ignore_errors=True)  # a kill skips this; the next build cleans up
         raise
     return _result(
-        final, new_manifest, plan, len(texts), skipped, t0, embed_seconds, notes, compact, timings
+        final, new_manifest, plan, embedded, skipped, t0, embed_seconds, notes, compact, timings
     )
 
 

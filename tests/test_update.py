@@ -516,3 +516,37 @@ def test_cli_update(tmp_path, case):
     )
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout)["citations"][0]["article_id"] == case["a"]
+
+
+def test_correction_reembeds_only_changed_chunks(tmp_path, case, embedder, delta_options):
+    """Appending a paragraph to a long article embeds its last chunk(s), not the article;
+    the others keep their exact vectors, so searches that hit them score the same."""
+    root = _copy(case["base"], tmp_path / "idx")
+    q = embedder.encode_query(SEED_QUESTION)
+
+    def texts(idx, hits):  # chunk ids change with the article's hash; texts do not
+        chunks = idx.chunks([r for r, _ in hits])
+        return [(chunks[r].text, s) for r, s in hits]
+
+    idx = ArchiveIndex.open(root)
+    before = texts(idx, idx.dense_search(q, 5))
+    idx.close()
+    corrected = tmp_path / SEED.name
+    corrected.write_text(
+        SEED.read_text(encoding="utf-8").rstrip()
+        + "\n\nCorrection: an earlier version of this report misstated the date of the interview.\n",
+        encoding="utf-8",
+    )
+    r = update_index(root, embedder, add=[corrected], options=delta_options)
+    assert r.changed_articles == 1
+    seed_chunks = r.embedded_chunks + int(r.notes[-1].split()[0].replace(",", ""))
+    assert 1 <= r.embedded_chunks <= 2 < seed_chunks, r.notes
+    idx = ArchiveIndex.open(root)
+    try:
+        after = dict(texts(idx, idx.dense_search(q, 10)))
+        kept = [(t, score) for t, score in before if t in after]
+        assert len(kept) >= 3 and all(after[t] == score for t, score in kept)  # bit-identical
+        hit = idx.keyword_search("misstated the date of the interview", 1)
+        assert "Correction" in idx.chunks([hit[0][0]])[hit[0][0]].text
+    finally:
+        idx.close()
