@@ -11,7 +11,8 @@ archive costs (issue 6, goal < 2 s at 100k chunks). For each size:
    vectors under the real model's name, dim and max length), so the real model can
    update the index afterwards.
 2. `update_index` with the REAL model (loaded and warmed once per process; not timed)
-   changes one article (a correction paragraph appended, read from a JSONL file) and
+   changes one article (a correction paragraph appended, or with `--change rewrite` every
+   sentence touched so all its chunks are re-embedded; read from a JSONL file) and
    removes another by id: the delta path. Repeated `repeats` times with other articles;
    the median is reported with its read / embed / write / publish split.
 3. The same change through the whole-archive rewrite (`compact=True`: copy the store,
@@ -20,6 +21,7 @@ archive costs (issue 6, goal < 2 s at 100k chunks). For each size:
 
     python -m qa.bench.update --chunks 100000            # also 10k and 50k
     python -m qa.bench.update --chunks 20000 --sizes ""  # one size only
+    python -m qa.bench.update --change rewrite           # the whole article re-embedded
 """
 
 from __future__ import annotations
@@ -109,6 +111,14 @@ def _replicate(articles, chunk_counts: list[int], target: int) -> list:
     return out
 
 
+def _edit(text: str, change: str, i: int) -> str:
+    """The benchmark's edit: "append" adds a correction paragraph (the usual correction:
+    one chunk changes); "rewrite" touches every sentence (every chunk is re-embedded)."""
+    if change == "rewrite":
+        return f"Updated {i}. " + text.replace(". ", "! ")
+    return text + f"\n\nCorrection {i}: an earlier version misstated the date."
+
+
 def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -118,6 +128,7 @@ def run(
     sizes: Sequence[int] = (10_000, 50_000),
     repeats: int = 3,
     compare: bool = True,
+    change: str = "append",
     archive: Path | None = None,
     workdir: Path | None = None,
     keep: bool = False,
@@ -145,7 +156,7 @@ def run(
     options = BuildOptions(progress=progress)
     load = os.getloadavg()
     out: dict = {
-        "what": "update = change 1 article + remove 1 article, real model (warm), delta path; "
+        "what": f"update = change 1 article ({change}) + remove 1 article, real model (warm), delta path; "
         "old = the same change rewriting the whole archive (compact=True)",
         "base": "real NewsArticles text repeated with unique ids (+ a copy marker line); "
         "stand-in random vectors",
@@ -178,12 +189,7 @@ def run(
                 victim = articles[(2 * i + 1) * len(articles) // (2 * repeats + 3)]
                 edited = articles[(2 * i + 2) * len(articles) // (2 * repeats + 3)]
                 changed = Article(
-                    **{
-                        **edited.__dict__,
-                        "text": edited.text
-                        + f"\n\nCorrection {i}: an earlier version misstated the date.",
-                        "content_hash": "",
-                    }
+                    **{**edited.__dict__, "text": _edit(edited.text, change, i), "content_hash": ""}
                 )
                 change_file = _write_jsonl([changed], work / f"change-{size}-{i}.jsonl")
                 old_path = compare and i == repeats
@@ -242,6 +248,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--sizes", default="10000,50000", help="smaller base sizes, comma-separated ('' for none)"
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--change",
+        choices=("append", "rewrite"),
+        default="append",
+        help="append a correction paragraph (default) or touch every sentence",
+    )
     parser.add_argument("--no-compare", action="store_true", help="skip the old rewrite path")
     parser.add_argument("--archive", type=Path, default=None)
     parser.add_argument("--workdir", type=Path, default=None)
@@ -256,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sizes,
         args.repeats,
         not args.no_compare,
+        args.change,
         args.archive,
         args.workdir,
         args.keep,
