@@ -27,3 +27,7 @@ class BuildLockedError(ArchiveQAError):
 
 class EmptyArchiveError(ArchiveQAError):
     """The sources held no readable article; nothing was built or replaced."""
+
+
+class ArticleNotFoundError(ArchiveQAError):
+    """An update names an article (id or url) the index does not hold."""

@@ -18,7 +18,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -99,11 +99,15 @@ def make_temp_build(root: Path, build_id: str) -> Path:
     return path
 
 
-def publish(root: Path, temp: Path) -> Path:
-    """Make a finished temporary build the live one, atomically, and prune old builds."""
+def publish(root: Path, temp: Path, durable: Iterable[Path] = ()) -> Path:
+    """Make a finished temporary build the live one, atomically, and prune old builds.
+
+    `durable`: files already fsynced when first written (an update's hard-linked base
+    files); only their directory entries need syncing, which `_fsync_tree` does.
+    """
     root = Path(root)
     final = temp.with_name(temp.name[len(TMP_PREFIX) :])
-    _fsync_tree(temp)
+    _fsync_tree(temp, {str(p) for p in durable})
     os.rename(temp, final)
     _fsync_dir(final.parent)
     pointer_tmp = root / f".{CURRENT}.{final.name}"
@@ -130,9 +134,11 @@ def _prune(root: Path, keep: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _fsync_tree(path: Path) -> None:
+def _fsync_tree(path: Path, skip: set[str] | frozenset[str] = frozenset()) -> None:
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
+            if os.path.join(dirpath, name) in skip:
+                continue
             fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
             try:
                 os.fsync(fd)

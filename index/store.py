@@ -43,6 +43,33 @@ CREATE INDEX IF NOT EXISTS articles_by_date ON articles(date);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
 """
 
+# A delta segment's store holds its own articles and chunks (SCHEMA) plus its tombstones:
+# the base articles it replaces or removes, and their base rows.
+DELTA_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dead_articles (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS dead_rows (row INTEGER PRIMARY KEY);
+"""
+
+# Over base + delta, these TEMP views shadow the base tables (temp names resolve first), so
+# every query below, and ad-hoc ones on `conn`, see one archive: the base minus its
+# tombstones, plus the delta. SQLite pushes row and article filters into both halves.
+UNION_VIEWS = """
+CREATE TEMP VIEW articles AS
+    SELECT * FROM main.articles WHERE id NOT IN (SELECT id FROM delta.dead_articles)
+    UNION ALL SELECT * FROM delta.articles;
+CREATE TEMP VIEW chunks AS
+    SELECT * FROM main.chunks WHERE row NOT IN (SELECT row FROM delta.dead_rows)
+    UNION ALL SELECT * FROM delta.chunks;
+"""
+
+
+def sqlite_uri(path: Path, query: str = "") -> str:
+    """A SQLite URI for `path` (quoted, so '?', '#' or '%' in a folder name are safe)."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(str(Path(path).absolute()))
+    return uri + (f"?{query}" if query else "")
+
 
 @dataclass(frozen=True)
 class StoredChunk:
@@ -70,23 +97,48 @@ _CHUNK_COLUMNS = (
 
 
 class ChunkStore:
-    """SQLite access; read-only when serving, so a reader can never damage an index."""
+    """SQLite access; read-only when serving, so a reader can never damage an index.
 
-    def __init__(self, path: Path, readonly: bool = True) -> None:
+    With `delta`, the base store and a delta segment's store are read as one archive
+    (read-only only). With `delta_schema`, a writable store gets the tombstone tables.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        readonly: bool = True,
+        delta: Path | None = None,
+        delta_schema: bool = False,
+    ) -> None:
         self.path = Path(path)
+        self.delta = Path(delta) if delta is not None else None
         self._lock = threading.Lock()
         try:
             if readonly:
-                uri = f"file:{self.path}?mode=ro&immutable=1"
+                uri = sqlite_uri(self.path, "mode=ro&immutable=1")
                 self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                if self.delta is not None:
+                    self.conn.execute(
+                        "ATTACH DATABASE ? AS delta",
+                        (sqlite_uri(self.delta, "mode=ro&immutable=1"),),
+                    )
+                    self.conn.execute("SELECT count(*) FROM delta.dead_rows").fetchone()
+                    self.conn.executescript(UNION_VIEWS)
             else:
-                self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
-                self.conn.executescript(SCHEMA)
-            # Touch the schema now: a garbled file fails here, not mid-request.
-            self.conn.execute("SELECT count(*) FROM chunks").fetchone()
+                if self.delta is not None:
+                    raise ValueError("a store with a delta segment is read-only")
+                # uri=True so a compaction can ATTACH the old delta read-only by URI.
+                self.conn = sqlite3.connect(
+                    sqlite_uri(self.path), uri=True, check_same_thread=False
+                )
+                self.conn.executescript(SCHEMA + (DELTA_SCHEMA if delta_schema else ""))
+            # Touch the schema now: a garbled file fails here, not mid-request. (`main.`: the
+            # union view would count the whole archive.)
+            self.conn.execute("SELECT count(*) FROM main.chunks").fetchone()
         except sqlite3.DatabaseError as exc:
+            where = self.path if self.delta is None else f"{self.path} + {self.delta}"
             raise IndexCorruptError(
-                f"chunk store {self.path} is unreadable ({exc}); rebuild the index"
+                f"chunk store {where} is unreadable ({exc}); rebuild the index"
             ) from exc
 
     def close(self) -> None:
@@ -128,6 +180,15 @@ class ChunkStore:
         )
         return rows
 
+    def add_articles(
+        self, chunked: Sequence[tuple[Article, Sequence[Chunk]]], first_row: int
+    ) -> list[int]:
+        """Insert articles and chunks at consecutive rows from `first_row`; returns the rows."""
+        rows: list[int] = []
+        for article, chunks in chunked:
+            rows += self.add(article, chunks, first_row + len(rows))
+        return rows
+
     def remove_articles(self, article_ids: Iterable[str]) -> list[int]:
         """Delete articles and their chunks; returns the FAISS ids to remove."""
         removed: list[int] = []
@@ -139,6 +200,15 @@ class ChunkStore:
             self.conn.execute("DELETE FROM articles WHERE id=?", (aid,))
         return removed
 
+    def mark_dead(self, article_ids: Iterable[str], rows: Iterable[int]) -> None:
+        """Record base articles (and their rows) that this delta removes or replaces."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO dead_articles VALUES (?)", [(a,) for a in article_ids]
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO dead_rows VALUES (?)", [(int(r),) for r in rows]
+        )
+
     def commit(self) -> None:
         self.conn.commit()
 
@@ -146,6 +216,69 @@ class ChunkStore:
     def article_hashes(self) -> dict[str, str]:
         with self._lock:
             return dict(self.conn.execute("SELECT id, content_hash FROM articles"))
+
+    def dead_rows(self) -> list[int]:
+        """Base rows hidden by the delta segment (empty without one)."""
+        if self.delta is None:
+            return []
+        with self._lock:
+            return [r for (r,) in self.conn.execute("SELECT row FROM delta.dead_rows ORDER BY row")]
+
+    def segment_of(self, article_id: str) -> str | None:
+        """Where the live copy of an article is: "delta", "base", or None (not indexed)."""
+        with self._lock:
+            if self.delta is not None:
+                hit = self.conn.execute(
+                    "SELECT 1 FROM delta.articles WHERE id=?", (article_id,)
+                ).fetchone()
+                if hit:
+                    return "delta"
+            hit = self.conn.execute("SELECT 1 FROM articles WHERE id=?", (article_id,)).fetchone()
+        return "base" if hit else None
+
+    def delta_chunk_count(self, article_ids: Sequence[str]) -> int:
+        """Chunks these articles have in the delta segment (0 without one)."""
+        if self.delta is None or not article_ids:
+            return 0
+        marks = ",".join("?" * len(article_ids))
+        with self._lock:
+            (n,) = self.conn.execute(
+                f"SELECT count(*) FROM delta.chunks WHERE article_id IN ({marks})",
+                list(article_ids),
+            ).fetchone()
+        return int(n)
+
+    def segment_chunk_texts(
+        self, article_ids: Sequence[str], segment: str = "main"
+    ) -> list[tuple[int, str, str]]:
+        """(row, title, text) of these articles' chunks in one segment ("main" = base, or
+        "delta"), whatever the tombstones say: what an update replaces or removes."""
+        if segment not in ("main", "delta") or (segment == "delta" and self.delta is None):
+            return []
+        sql = (
+            f"SELECT c.row, a.title, c.text FROM {segment}.chunks c "
+            f"JOIN {segment}.articles a ON a.id = c.article_id WHERE c.article_id=? ORDER BY c.row"
+        )
+        out: list[tuple[int, str, str]] = []
+        with self._lock:
+            for aid in article_ids:
+                out += self.conn.execute(sql, (aid,)).fetchall()
+        return out
+
+    def article_hash(self, article_id: str) -> str | None:
+        with self._lock:
+            hit = self.conn.execute(
+                "SELECT content_hash FROM articles WHERE id=?", (article_id,)
+            ).fetchone()
+        return hit[0] if hit else None
+
+    def find_article_ids(self, key: str) -> list[str]:
+        """Articles an operator means by `key`: its id, or else its exact url."""
+        with self._lock:
+            hit = self.conn.execute("SELECT id FROM articles WHERE id=?", (key,)).fetchone()
+            if hit:
+                return [hit[0]]
+            return [r for (r,) in self.conn.execute("SELECT id FROM articles WHERE url=?", (key,))]
 
     def max_row(self) -> int:
         with self._lock:

@@ -68,7 +68,11 @@ def build(
     index: IndexOpt = None,
     update: Annotated[
         bool,
-        typer.Option("--update", help="Re-embed only new/changed articles; drop removed ones."),
+        typer.Option(
+            "--update",
+            help="Sync the index to SOURCE...: re-embed only new/changed articles, drop articles "
+            "no longer in the sources (reads every source; see `update` for a few files).",
+        ),
     ] = False,
     fields: Annotated[
         str | None,
@@ -103,15 +107,84 @@ def build(
             flat_limit=s.flat_limit,
             update=update,
             progress=not quiet and not as_json,
+            compact_fraction=s.compact_fraction,
         )
         embedder = s.load_embedder()
         result = build_index(sources, s.index_dir, embedder, options)
-        from .report import build_summary, print_build_summary
+        _print_build(result, as_json)
 
-        if as_json:
-            typer.echo(json.dumps(build_summary(result), indent=2, ensure_ascii=False))
-        else:
-            print_build_summary(result)
+    _guard(run)
+
+
+def _print_build(result, as_json: bool) -> None:
+    from .report import build_summary, print_build_summary
+
+    if as_json:
+        typer.echo(json.dumps(build_summary(result), indent=2, ensure_ascii=False))
+    else:
+        print_build_summary(result)
+
+
+@app.command()
+def update(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="New or corrected articles (files, folders or .zip, as for build); an article "
+            "whose id is already indexed is replaced."
+        ),
+    ] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove",
+            "-r",
+            help="Remove the article with this id or url (repeatable).",
+        ),
+    ] = None,
+    compact: Annotated[
+        bool,
+        typer.Option("--compact", help="Also fold all earlier updates into a new base now."),
+    ] = False,
+    index: IndexOpt = None,
+    fields: Annotated[
+        str | None,
+        typer.Option("--fields", help="CSV/JSON field mapping, as for build."),
+    ] = None,
+    model_path: Annotated[
+        str | None, typer.Option("--model-path", help="Local sentence-transformers model folder.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Embedding batch size.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Add, replace or remove a few articles without re-reading the archive.
+
+    Only the files given are read and only changed paragraphs are embedded, so the time follows the change, not the archive. The old index stays live until the new one is complete.
+    """
+
+    def run():
+        from index.builder import BuildOptions
+        from index.embedder import load_embedder
+        from index.loaders import FieldMap, LoadLimits
+        from index.updater import update_index
+
+        if not files and not remove and not compact:
+            raise ValueError("nothing to do: give article files, --remove ID, or --compact")
+        s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
+        options = BuildOptions(
+            fields=FieldMap.parse(s.csv_fields),
+            limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
+            batch_size=s.embed_batch_size,
+            progress=not quiet and not as_json,
+            compact_fraction=s.compact_fraction,
+            compact=compact,
+        )
+        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        result = update_index(s.index_dir, embedder, files or [], remove or [], options)
+        _print_build(result, as_json)
 
     _guard(run)
 
@@ -408,7 +481,8 @@ def bench(
         str | None,
         typer.Option(
             "--only",
-            help="Comma-separated sections: build,backend,query,coldstart,scale [default: all].",
+            help="Comma-separated sections: build,backend,query,coldstart,scale,update "
+            "[default: all].",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
@@ -418,6 +492,10 @@ def bench(
     scale_chunks: Annotated[
         int | None, typer.Option("--scale-chunks", help="Scale section size (overrides --scale).")
     ] = None,
+    update_chunks: Annotated[
+        int,
+        typer.Option("--update-chunks", help="Base size for the incremental-update section."),
+    ] = 100_000,
     articles: Annotated[
         int, typer.Option("--articles", help="NewsArticles articles for the build section.")
     ] = 150,
@@ -473,6 +551,7 @@ def bench(
             index=index,
             query_articles=query_articles,
             scale_chunks=scale_chunks or (1_000_000 if scale else 100_000),
+            update_chunks=update_chunks,
             llm=llm,
             langchain=not no_langchain,
         )

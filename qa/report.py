@@ -13,6 +13,7 @@ from .response import Answer
 
 
 def build_summary(result: BuildResult) -> dict[str, Any]:
+    seg = result.manifest.segments
     return {
         "index": str(result.build.parent.parent),
         "build": result.build.name,
@@ -29,6 +30,11 @@ def build_summary(result: BuildResult) -> dict[str, Any]:
         "embed_seconds": round(result.embed_seconds, 2),
         "chunks_per_second": round(result.chunks_per_second, 1),
         "faiss": result.manifest.faiss["type"],
+        "unchanged_articles": result.unchanged_articles,
+        "published": result.published,
+        "compacted": result.compacted,
+        "segments": None if seg is None else seg.model_dump(),
+        "timings": result.timings,
         "notes": result.notes,
         "report": str(result.build / "report.json"),
     }
@@ -48,11 +54,22 @@ def print_build_summary(result: BuildResult, console: Console | None = None) -> 
         console.print(table)
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}")
+    if not result.published:
+        console.print(f"[bold green]Unchanged[/] {s['index']} ({s['build']}): nothing to update")
+        return
+    seg = s["segments"]
+    delta = (
+        f", delta {seg['delta_chunks']:,} chunks + {seg['dead_rows']:,} tombstones over a "
+        f"{seg['base_chunks']:,}-chunk base"
+        if seg
+        else ""
+    )
+    verb = "Built" if result.compacted else "Updated"
     console.print(
-        f"[bold green]Built[/] {s['index']} ({s['build']}): {s['articles']:,} articles, {s['chunks']:,} chunks "
+        f"[bold green]{verb}[/] {s['index']} ({s['build']}): {s['articles']:,} articles, {s['chunks']:,} chunks "
         f"({s['embedded_chunks']:,} embedded, {s['reused_chunks']:,} reused; "
         f"{s['new_articles']:,} new, {s['changed_articles']:,} changed, {s['removed_articles']:,} removed), "
-        f"{s['skipped']:,} skipped, {s['seconds']:.1f} s, {s['chunks_per_second']:.1f} chunks/s, FAISS {s['faiss']}"
+        f"{s['skipped']:,} skipped, {s['seconds']:.1f} s, {s['chunks_per_second']:.1f} chunks/s, FAISS {s['faiss']}{delta}"
     )
 
 

@@ -19,7 +19,7 @@ from .common import (
     under_load,
 )
 
-SECTIONS = ("build", "backend", "query", "coldstart", "scale")
+SECTIONS = ("build", "backend", "query", "coldstart", "scale", "update")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class BenchOptions:
     index: Path | None = None  # a built MultiHop-RAG index to reuse for query/coldstart/scale
     query_articles: int = 60  # MultiHop-RAG articles indexed when no --index is given
     scale_chunks: int = 100_000
+    update_chunks: int = 100_000  # base size for the incremental-update section
     hnsw_max: int = 200_000
     llm: bool = False
     langchain: bool = True
@@ -159,6 +160,18 @@ def run_bench(
                 log=log,
             )
             report["sections"]["scale"]["base_index"] = str(index_dir)
+    if "update" in opts.only:
+        import contextlib
+        import sys
+
+        from .update import run as run_update
+
+        log(f"update: one changed + one removed article on a {opts.update_chunks:,}-chunk base …")
+        sizes = tuple(n for n in (10_000,) if n < opts.update_chunks)
+        with contextlib.redirect_stdout(sys.stderr):  # its own table; stdout may be --json
+            report["sections"]["update"] = run_update(
+                chunks=opts.update_chunks, sizes=sizes, repeats=3, archive=opts.news, progress=False
+            )
     end_load = [round(x, 2) for x in os.getloadavg()]
     info["load_avg_end"] = end_load
     info["under_load"] = under_load(info["load_avg_start"], info["cpus"]) or under_load(

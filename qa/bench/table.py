@@ -138,3 +138,20 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                     f"  {r['type']} nprobe {p['nprobe']:>3}: p50 {p['p50_ms']:.2f} ms, "
                     f"p95 {p['p95_ms']:.2f} ms, recall@10 {p['recall_at_10']:.3f}"
                 )
+    if "update" in s:
+        u = s["update"]
+        t = Table(title=f"Incremental update: {u['what']} (median of {u['repeats']})")
+        for col in ("base chunks", "update s", "read", "embed", "write", "publish", "old s"):
+            t.add_column(col, justify="right")
+        t.add_column("old ÷ new", justify="right")
+        for e in u["sizes"].values():
+            up, old = e["update"], e.get("old_path", {})
+            t.add_row(
+                f"{e['base_chunks']:,}",
+                f"{up['seconds']:.3f}",
+                *(f"{up[k]:.3f}" for k in ("read", "embed", "write", "publish")),
+                f"{old['seconds']:.2f}" if old else "",
+                _x(e.get("old_over_new")),
+            )
+        console.print(t)
+        console.print("  goal: < 2 s at 100k chunks, not growing with the archive")
