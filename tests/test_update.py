@@ -122,9 +122,11 @@ def _ids(idx: ArchiveIndex, hits) -> list[tuple[str, float]]:
     return [(chunks[r].chunk_id, s) for r, s in hits]
 
 
-def _same_ranking(got, want, tol: float = 1e-4) -> None:
+def _same_ranking(got, want, tol: float = 1e-3) -> None:
     """Equal chunk ids and scores; swaps only among scores tied within `tol`, and the
-    k-th place may differ only by such a tie."""
+    k-th place may differ only by such a tie. (The update embeds a changed article in a
+    batch of its own, the full build among others: OpenVINO's vectors then differ by a few
+    1e-4 in cosine with the batch's padding, torch's by less.)"""
     g, w = dict(got), dict(want)
     assert len(got) == len(want)
     for cid in g.keys() & w.keys():
