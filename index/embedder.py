@@ -440,7 +440,7 @@ def load_embedder(
     if backend == "openvino":
         try:
             return OpenVINOEmbedder(model_path, threads, cache_dir)
-        except (ImportError, UnsupportedModel) as exc:
+        except (ImportError, UnsupportedModel, ModelError, OSError, RuntimeError) as exc:
             warnings.warn(
                 f"openvino embedding backend unavailable ({exc}); using torch", stacklevel=2
             )

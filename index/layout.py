@@ -31,7 +31,10 @@ KEEP_PREVIOUS = 1  # old builds kept for readers still holding them open
 
 
 def new_build_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    """Sortable by creation time to the microsecond (pruning keeps the newest builds)."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    return f"{stamp}.{int(now % 1 * 1_000_000):06d}-{secrets.token_hex(3)}"
 
 
 def current_build(root: Path) -> Path:
@@ -85,12 +88,26 @@ def remove_stale_temps(root: Path) -> list[Path]:
     for pointer in Path(root).glob(f".{CURRENT}.*"):  # a pointer written, never swapped in
         pointer.unlink(missing_ok=True)
         removed.append(pointer)
+    live = _live_name(Path(root))
+    if live is not None and builds.is_dir():
+        for child in builds.iterdir():  # published into builds/ but never made live
+            if child.is_dir() and not child.name.startswith(TMP_PREFIX) and child.name > live:
+                shutil.rmtree(child, ignore_errors=True)
+                removed.append(child)
     if builds.is_dir():
         for child in builds.iterdir():
             if child.name.startswith(TMP_PREFIX):
                 shutil.rmtree(child, ignore_errors=True)
                 removed.append(child)
     return removed
+
+
+def _live_name(root: Path) -> str | None:
+    try:
+        name = (root / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name or None
 
 
 def make_temp_build(root: Path, build_id: str) -> Path:
@@ -111,11 +128,16 @@ def publish(root: Path, temp: Path, durable: Iterable[Path] = ()) -> Path:
     os.rename(temp, final)
     _fsync_dir(final.parent)
     pointer_tmp = root / f".{CURRENT}.{final.name}"
-    with open(pointer_tmp, "w", encoding="utf-8") as fh:
-        fh.write(final.name + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(pointer_tmp, root / CURRENT)
+    try:
+        with open(pointer_tmp, "w", encoding="utf-8") as fh:
+            fh.write(final.name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(pointer_tmp, root / CURRENT)
+    except BaseException:  # never leave a complete-looking build that was not made live
+        pointer_tmp.unlink(missing_ok=True)
+        shutil.rmtree(final, ignore_errors=True)
+        raise
     _fsync_dir(root)
     _prune(root, keep=final.name)
     return final

@@ -70,6 +70,11 @@ def link_base(previous: Path, temp: Path, manifest: Manifest) -> tuple[dict[str,
             os.link(src, dst)
         except OSError:
             shutil.copy2(src, dst)
+            fd = os.open(dst, os.O_RDONLY)  # a fresh copy is not yet durable
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             copied = True
     return entries, copied
 

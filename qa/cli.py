@@ -167,7 +167,6 @@ def update(
 
     def run():
         from index.builder import BuildOptions
-        from index.embedder import load_embedder
         from index.loaders import FieldMap, LoadLimits
         from index.updater import update_index
 
@@ -182,7 +181,7 @@ def update(
             compact_fraction=s.compact_fraction,
             compact=compact,
         )
-        embedder = load_embedder(s.resolved_model_path(), s.torch_threads)
+        embedder = s.load_embedder()
         result = update_index(s.index_dir, embedder, files or [], remove or [], options)
         _print_build(result, as_json)
 

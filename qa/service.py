@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -87,10 +88,11 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
     return None
 
 
-def open_index(settings: Settings, embedder: Embedder) -> ArchiveIndex:
-    """The live build under `settings.index_dir`, verified against the embedder in use."""
+def open_index(settings: Settings, embedder: Embedder, build: Path | None = None) -> ArchiveIndex:
+    """The live build under `settings.index_dir` (or the given build folder), verified
+    against the embedder in use."""
     return ArchiveIndex.open(
-        settings.index_dir,
+        build or settings.index_dir,
         model_name=embedder.name,
         dim=embedder.dim,
         verify_checksums=settings.verify_checksums,

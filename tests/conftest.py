@@ -12,6 +12,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -22,6 +23,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # The suite's extractive tests must not switch to an LLM because models/ holds one;
 # the LLM tests choose their generator explicitly.
 os.environ.setdefault("ARCHIVE_QA_GENERATOR", "extractive")
+# The converted embedding model is cached per test session, not in the user's ~/.cache.
+os.environ.setdefault("ARCHIVE_QA_EMBED_CACHE_DIR", tempfile.mkdtemp(prefix="archive-qa-embed-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "sample" / "captured-russian-soldier.txt"

@@ -276,3 +276,24 @@ def test_help_is_fast_and_imports_nothing_heavy():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_build_renamed_but_never_made_live_is_removed_before_the_next(tmp_path):
+    """SIGKILL between the rename into builds/ and the CURRENT swap leaves a complete-looking
+    build; the next build (holding the lock) removes it, so pruning never keeps it over the
+    live one."""
+    root = tmp_path / "idx"
+    live = root / layout.BUILDS / layout.new_build_id()
+    live.mkdir(parents=True)
+    (root / layout.CURRENT).write_text(live.name + "\n")
+    orphan = root / layout.BUILDS / layout.new_build_id()
+    orphan.mkdir()
+    older = root / layout.BUILDS / "20000101T000000-aaaaaa"
+    older.mkdir()
+    (root / f".{layout.CURRENT}.{orphan.name}").write_text(orphan.name)
+    assert orphan.name > live.name > older.name  # ids sort by creation, to the microsecond
+    removed = {p.name for p in layout.remove_stale_temps(root)}
+    assert orphan.name in removed and f".{layout.CURRENT}.{orphan.name}" in removed
+    assert sorted(p.name for p in (root / layout.BUILDS).iterdir()) == sorted(
+        [live.name, older.name]
+    )

@@ -64,17 +64,21 @@ def timed_run(cmd: list[str]) -> float:
     root = Path(cmd[cmd.index("--index") + 1])
     pointer = root / layout.CURRENT
     before = pointer.read_text()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = root.parent / f"{root.name}.stderr"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
     first_write = published = None
+    deadline = time.monotonic() + 900
     while proc.poll() is None and published is None:
         now = time.monotonic()
+        assert now < deadline, "the reference run did not finish"
         if first_write is None and any((root / layout.BUILDS).glob(f"{layout.TMP_PREFIX}*")):
             first_write = now
         if pointer.read_text() != before:
             published = now
         time.sleep(0.01)
-    proc.wait()
-    assert proc.returncode == 0, proc.stderr.read().decode()
+    proc.wait(900)
+    assert proc.returncode == 0, log.read_text(errors="replace")
     assert first_write is not None and published is not None, "the run was too quick to time"
     return published - first_write
 

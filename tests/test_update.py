@@ -431,11 +431,14 @@ def test_crash_at_each_write_stage_keeps_previous_index(
     def boom(*args, **kwargs):
         raise OSError(f"simulated crash while {stage}")
 
+    builds_before = sorted(p.name for p in (root / "builds").iterdir())
     monkeypatch.setattr(target, boom)
     with pytest.raises(OSError, match="simulated crash"):
         update_index(root, embedder, add=[case["a_new"]], remove=[case["b"]], options=delta_options)
     monkeypatch.undo()
     assert layout.current_build(root) == before
+    # No unpublished build is left where pruning could mistake it for the newest one.
+    assert sorted(p.name for p in (root / "builds").iterdir()) == builds_before
     idx = ArchiveIndex.open(root, verify_checksums=True)
     try:
         got = (

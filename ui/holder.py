@@ -51,6 +51,7 @@ class ServiceHolder:
         self._reloading: threading.Thread | None = None
         self._failed_build: Path | None = None
         self.reload_error: str | None = None
+        self._closed = False
 
     def load(self) -> None:
         """Try to load now (at startup); failures are remembered, not raised."""
@@ -98,9 +99,12 @@ class ServiceHolder:
             self._checked_at = now
             try:
                 live = layout.current_build(self.settings.index_dir)
-            except ArchiveQAError:
-                return  # the pointer is gone or being replaced: keep serving what we have
-            if live == service.index.build or live == self._failed_build:
+            except Exception:  # the pointer is gone, unreadable or being replaced:
+                return  # keep serving what we have
+            if live == service.index.build:
+                self._failed_build, self.reload_error = None, None  # (pointed back at it)
+                return
+            if live == self._failed_build:
                 return
             self._reloading = threading.Thread(
                 target=self._reload, args=(service, live), name="archive-qa-reload", daemon=True
@@ -109,20 +113,26 @@ class ServiceHolder:
 
     def _reload(self, old: QAService, build: Path) -> None:
         try:
-            fresh = old.with_index(open_index(self.settings, old.embedder))
-        except Exception as exc:  # a damaged new build: keep serving the old one
-            log.warning("archive-qa: not switching to build %s: %s", build.name, exc)
+            try:
+                # This very build (not whatever CURRENT names by now): a failure then
+                # names the build that failed, and a newer one is tried on its own.
+                fresh = old.with_index(open_index(self.settings, old.embedder, build))
+            except Exception as exc:  # a damaged new build: keep serving the old one
+                log.warning("archive-qa: not switching to build %s: %s", build.name, exc)
+                with self._lock:
+                    self._failed_build = build
+                    self.reload_error = f"a newer build ({build.name}) could not be loaded: {exc}"
+                return
             with self._lock:
-                self._failed_build = build
-                self.reload_error = f"a newer build ({build.name}) could not be loaded: {exc}"
-                self._reloading = None
-            return
-        with self._lock:
-            self._service = fresh
-            self._failed_build = None
-            self.reload_error = None
+                if self._closed:
+                    fresh.close()
+                    return
+                self._service = fresh
+                self._failed_build = None
+                self.reload_error = None
+                self._owned = True
+        finally:
             self._reloading = None
-            self._owned = True
         # The old service is not closed here: requests still running on it finish with
         # its open files, and it is released when the last of them drops it.
         log.info("archive-qa: now serving build %s", fresh.index.build.name)
@@ -138,6 +148,8 @@ class ServiceHolder:
         return None if self._service is not None else self._error
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         if self._owned and self._service is not None:
             self._service.close()
             self._service = None
