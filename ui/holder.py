@@ -137,12 +137,6 @@ class ServiceHolder:
         # its open files, and it is released when the last of them drops it.
         log.info("archive-qa: now serving build %s", fresh.index.build.name)
 
-    def wait_for_reload(self, timeout: float = 60.0) -> None:
-        """Block until a background reload (if any) finished: for tests and tools."""
-        thread = self._reloading
-        if thread is not None:
-            thread.join(timeout)
-
     @property
     def error(self) -> str | None:
         return None if self._service is not None else self._error
