@@ -49,8 +49,7 @@ def build_index(
     t0 = time.perf_counter()
     notes: list[str] = []
     with layout.build_lock(root):
-        for stale in layout.remove_stale_temps(root):
-            notes.append(f"removed the leftovers of an interrupted build: {stale.name}")
+        notes += layout.clean_leftovers(root)
         report = LoadReport()
         articles = read_articles(sources, report, options)
         if not articles:

@@ -110,6 +110,13 @@ def _live_name(root: Path) -> str | None:
     return name or None
 
 
+def clean_leftovers(root: Path) -> list[str]:
+    """`remove_stale_temps`, as the notes a build reports (call only holding the lock)."""
+    return [
+        f"removed the leftovers of an interrupted build: {p.name}" for p in remove_stale_temps(root)
+    ]
+
+
 def make_temp_build(root: Path, build_id: str) -> Path:
     path = Path(root) / BUILDS / f"{TMP_PREFIX}{build_id}"
     path.mkdir(parents=True)

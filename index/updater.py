@@ -96,8 +96,7 @@ def update_index(
     t0 = time.perf_counter()
     notes: list[str] = []
     with layout.build_lock(root):
-        for stale in layout.remove_stale_temps(root):
-            notes.append(f"removed the leftovers of an interrupted build: {stale.name}")
+        notes += layout.clean_leftovers(root)
         previous = layout.current_build(root)
         report = LoadReport()
         articles = read_articles(add, report, options) if add else []

@@ -464,12 +464,7 @@ def eval_retrieval(
             progress=not as_json,
             log=log,
         )
-        if out:
-            out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        if as_json:
-            typer.echo(json.dumps(report, indent=2))
-        else:
-            print_report(report)
+        _emit(report, out, as_json, print_report)
 
     _guard(run)
 
@@ -556,15 +551,9 @@ def bench(
         )
         log = lambda m: typer.echo(m, err=True)  # noqa: E731
         report = run_bench(_settings(), opts, log)
-        if out:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        if as_json:
-            typer.echo(json.dumps(report, indent=2))
-        else:
-            from .bench.table import print_report
+        from .bench.table import print_report
 
-            print_report(report)
+        _emit(report, out, as_json, print_report)
 
     _guard(run)
 
@@ -598,6 +587,17 @@ def serve(
         run_server(s, s.host, s.port)
 
     _guard(run)
+
+
+def _emit(report: dict, out: Path | None, as_json: bool, print_table) -> None:
+    """A report command's output: optionally saved as JSON, then JSON or a table."""
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        print_table(report)
 
 
 def _filters(service, source: list[str] | None, since: str | None, until: str | None):
