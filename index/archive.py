@@ -11,6 +11,7 @@ the chunk store's views join both halves for filters and lookups.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,7 +184,8 @@ class ArchiveIndex:
     def chunks(self, rows: list[int]) -> dict[int, StoredChunk]:
         return self.store.chunks_by_rows(rows)
 
-    def info(self) -> IndexInfo:
+    @functools.cached_property
+    def _info(self) -> IndexInfo:
         return IndexInfo(
             path=str(self.build),
             build_id=self.manifest.build_id,
@@ -196,6 +198,11 @@ class ArchiveIndex:
             sources=self.store.sources(),
             date_range=self.store.date_range(),
         )
+
+    def info(self) -> IndexInfo:
+        """What the build holds. A build never changes, so it is read once: the page and
+        the API check every request's filters against its outlets."""
+        return self._info
 
 
 def _check_vectors(index, dim: int, count, where: Path) -> None:
