@@ -100,11 +100,16 @@ _ABBREVIATIONS = {
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    """Chunk sizes in words (MiniLM reads 256 word pieces, about 190 English words)."""
+    """Chunk sizes in words (MiniLM reads 256 word pieces, about 190 English words).
 
-    min_words: int = 60
-    target_words: int = 140
-    max_words: int = 200
+    Chunks near the model's window retrieve best: on MultiHop-RAG 120/160/190 beat 60/140/200
+    on every metric (complete@10 0.326 → 0.349 on the held-out half, same fusion), and
+    98.8% of them still fit in 256 tokens.
+    """
+
+    min_words: int = 120
+    target_words: int = 160
+    max_words: int = 190
 
     def __post_init__(self) -> None:
         if not 0 < self.min_words <= self.target_words <= self.max_words:

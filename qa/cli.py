@@ -94,13 +94,12 @@ def build(
 
     def run():
         from index.builder import BuildOptions, build_index
-        from index.chunker import ChunkSettings
         from index.loaders import FieldMap, LoadLimits
 
         s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
         options = BuildOptions(
             fields=FieldMap.parse(s.csv_fields),
-            chunking=ChunkSettings(s.chunk_min_words, s.chunk_target_words, s.chunk_max_words),
+            chunking=s.chunk_settings(),
             limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
             batch_size=s.embed_batch_size,
             index_titles=s.index_titles,
@@ -175,6 +174,7 @@ def update(
         s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
         options = BuildOptions(
             fields=FieldMap.parse(s.csv_fields),
+            chunking=s.chunk_settings(),
             limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
             batch_size=s.embed_batch_size,
             progress=not quiet and not as_json,
@@ -463,6 +463,7 @@ def eval_retrieval(
             rebuild=rebuild,
             progress=not as_json,
             log=log,
+            chunking=s.chunk_settings(),
         )
         _emit(report, out, as_json, print_report)
 

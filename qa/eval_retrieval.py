@@ -23,8 +23,11 @@ from tqdm import tqdm
 from index import layout
 from index.archive import ArchiveIndex
 from index.builder import BuildOptions, build_index
+from index.buildkit import chunking_dict
+from index.chunker import ChunkSettings
 from index.embedder import Embedder
 from index.loaders import FieldMap
+from index.manifest import read_manifest
 
 from .eval_metrics import QueryScores, mean_scores, score_query
 from .retriever import HybridSearcher, Mode, SearchParams
@@ -43,7 +46,7 @@ class Config:
 
 def ablation_configs(tuned: SearchParams) -> list[Config]:
     """The rows of the ablation table; each adds one piece to the row before it."""
-    plain = replace(tuned, query_hints=False, max_chunks_per_article=NO_DIVERSITY)
+    plain = replace(tuned, query_hints=False, max_chunks_per_article=NO_DIVERSITY, merge="rrf")
     equal = replace(plain, dense_weight=1.0, bm25_weight=1.0)
     return [
         Config("dense only", "dense", equal),
@@ -61,7 +64,12 @@ def ablation_configs(tuned: SearchParams) -> list[Config]:
         Config(
             f"+ diversity (≤{tuned.max_chunks_per_article} chunks/article)",
             "hybrid",
-            replace(tuned, query_hints=True, decompose=True),
+            replace(tuned, query_hints=True, decompose=True, merge="rrf"),
+        ),
+        Config(
+            "+ interleaved sub-queries (default)",
+            "hybrid",
+            replace(tuned, query_hints=True, decompose=True, merge="interleave"),
         ),
     ]
 
@@ -73,10 +81,23 @@ def ensure_index(
     fields: str,
     index_titles: bool = True,
     rebuild: bool = False,
+    chunking: ChunkSettings | None = None,
 ) -> Path:
-    """Build the evaluation index once; reuse it while it exists (and `rebuild` is off)."""
+    """Build the evaluation index once; reuse it while it exists, was built with the same
+    model and chunk settings, and `rebuild` is off (a stale index would measure old code)."""
+    options = BuildOptions(
+        fields=FieldMap.parse(fields),
+        index_titles=index_titles,
+        chunking=chunking or ChunkSettings(),
+    )
+    if not rebuild and layout.has_index(root):
+        manifest = read_manifest(layout.current_build(root))
+        rebuild = (
+            manifest.chunking != chunking_dict(options.chunking)
+            or manifest.index_titles != index_titles
+            or manifest.model.name != embedder.name
+        )
     if rebuild or not layout.has_index(root):
-        options = BuildOptions(fields=FieldMap.parse(fields), index_titles=index_titles)
         build_index(list(sources), root, embedder, options)
     return root
 
@@ -283,6 +304,7 @@ def evaluate(
     rebuild: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    chunking: ChunkSettings | None = None,
 ) -> dict[str, Any]:
     report: dict[str, Any] = {"machine": _machine()}
     refusal_pos, refusal_questions = np.zeros(0), []
@@ -295,6 +317,7 @@ def evaluate(
             embedder,
             MULTIHOP_FIELDS,
             rebuild=rebuild,
+            chunking=chunking,
         )
         index = ArchiveIndex.open(multihop_index, embedder.name, embedder.dim)
         searcher = HybridSearcher(index, embedder, base)
@@ -341,7 +364,15 @@ def evaluate(
         news_rows = {}
         for titled in (False, True):
             root = news_index.with_name(news_index.name + ("" if titled else "-untitled"))
-            ensure_index(root, [news], embedder, NEWS_FIELDS, index_titles=titled, rebuild=rebuild)
+            ensure_index(
+                root,
+                [news],
+                embedder,
+                NEWS_FIELDS,
+                index_titles=titled,
+                rebuild=rebuild,
+                chunking=chunking,
+            )
             index = ArchiveIndex.open(root, embedder.name, embedder.dim)
             searcher = HybridSearcher(index, embedder, base)
             queries = headline_queries(index)[:limit]

@@ -24,6 +24,7 @@ from .query_hints import QueryPlan, SubQuery, plan_query, source_aliases
 from .response import Filters
 
 Mode = Literal["hybrid", "dense", "bm25"]
+Merge = Literal["interleave", "rrf"]
 QUERY_CACHE_SIZE = 4096
 
 
@@ -37,6 +38,11 @@ class SearchParams:
     query_hints: bool = True  # outlet/date hints in the question become sub-queries
     decompose: bool = True  # each outlet's sub-query is its own clause, not the whole question
     subquery_weight: float = 1.0
+    # How the question's and the sub-queries' rankings are merged: "interleave" takes
+    # each ranking's next best in turn (every named outlet's best chunks reach the top);
+    # "rrf" sums reciprocal ranks (one article found by several rankings can crowd out
+    # the others).
+    merge: Merge = "interleave"
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class HybridSearcher:
         dense_score: dict[int, float] = {}
         bm25_score: dict[int, float] = {}
         best_dense = 0.0
+        lists: list[list[int]] = []
         for i, sub in enumerate(plan.subqueries):
             allowed = self._allowed(sub.filters)
             if allowed is not None and not allowed:
@@ -129,6 +136,7 @@ class HybridSearcher:
             if i > 0:
                 notes.append(f"searched {sub.label} separately")
             weight = 1.0 if i == 0 else p.subquery_weight
+            lists.append(ranked)
             for rank, row in enumerate(ranked):
                 fused[row] += weight / (p.rrf_k + rank + 1)
             for row, s in dense:
@@ -139,6 +147,8 @@ class HybridSearcher:
                 best_dense = max(best_dense, max((s for _, s in dense), default=0.0))
         # Ties broken by row id: the same query always gives the same order.
         order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        if p.merge == "interleave" and len(lists) > 1:
+            order = _interleave(lists[1:] + lists[:1], fused)
         wanted = k if self.reranker is None else max(k, self.rerank_candidates)
         hits = [
             Hit(c, s, dense_score.get(c.row), bm25_score.get(c.row))
@@ -196,6 +206,20 @@ class HybridSearcher:
                 if len(out) == k:
                     return out
         return out
+
+
+def _interleave(rankings: list[list[int]], fused: dict[int, float]) -> list[tuple[int, float]]:
+    """Round-robin over rankings (sub-queries first, the whole question last), each row
+    once, keeping its fused score. A multi-outlet question needs evidence from every
+    outlet; summed ranks let the article several rankings agree on take all the slots."""
+    seen: set[int] = set()
+    out: list[tuple[int, float]] = []
+    for rank in range(max(map(len, rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and (row := ranking[rank]) not in seen:
+                seen.add(row)
+                out.append((row, fused[row]))
+    return out
 
 
 class ArchiveRetriever(BaseRetriever):

@@ -123,6 +123,7 @@ class QAService:
                 query_hints=settings.query_hints,
                 decompose=settings.query_decompose,
                 subquery_weight=settings.subquery_weight,
+                merge=settings.subquery_merge,
             ),
         )
         if settings.reranker_path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,9 +32,15 @@ class Settings(BaseSettings):
     csv_fields: str = Field(
         "", description="Field mapping for CSV/JSON sources, e.g. id=article_id,date=publish_date."
     )
-    chunk_min_words: int = Field(60, ge=1)
-    chunk_target_words: int = Field(140, ge=1)
-    chunk_max_words: int = Field(200, ge=1)
+    chunk_min_words: int = Field(
+        120, ge=1, description="Shorter paragraphs are merged with their neighbours."
+    )
+    chunk_target_words: int = Field(
+        160, ge=1, description="Size of the passages text without paragraph breaks is cut into."
+    )
+    chunk_max_words: int = Field(
+        190, ge=1, description="Longest chunk (MiniLM reads 256 word pieces, about 190 words)."
+    )
     index_titles: bool = Field(
         True, description="Index each chunk together with its article's headline (dense and BM25)."
     )
@@ -89,6 +96,11 @@ class Settings(BaseSettings):
     )
     subquery_weight: float = Field(
         1.0, ge=0, description="Weight of each outlet/date sub-query in the fusion."
+    )
+    subquery_merge: Literal["interleave", "rrf"] = Field(
+        "interleave",
+        description="Merge the question's and sub-queries' rankings by taking each one's next "
+        "best in turn (interleave), or by summed reciprocal ranks (rrf).",
     )
 
     reranker_path: str | None = Field(
@@ -191,6 +203,12 @@ class Settings(BaseSettings):
         and it scored 0.175 on MultiHop-RAG; an LLM answer is opt-in until it measures better.
         """
         return self.generator or "extractive"
+
+    def chunk_settings(self):
+        """The chunk sizes as the chunker takes them (checked there: min ≤ target ≤ max)."""
+        from index.chunker import ChunkSettings
+
+        return ChunkSettings(self.chunk_min_words, self.chunk_target_words, self.chunk_max_words)
 
     def load_embedder(self):
         """The process's embedder for these settings (model path, backend, threads, cache)."""

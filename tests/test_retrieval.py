@@ -129,6 +129,17 @@ def test_multihop_subset_end_to_end(tmp_path, embedder):
             assert s == score_query(texts, [e["fact"] for e in q["evidence_list"]])
         m = mean_scores(scores)
         assert m["Hits@10"] >= 5 / 6 and m["EvidenceRecall@10"] >= 0.5
+        # Interleaved merging: every outlet the question names owns one of the first slots.
+        checked = 0
+        for q in picked:
+            result = searcher.search(q["query"], 10)
+            outlets = [set(sub.filters.sources) for sub in result.plan.subqueries[1:]]
+            if len(outlets) < 2:
+                continue
+            checked += 1
+            first = [h.chunk.source for h in result.hits[: len(outlets)]]
+            assert all(any(src in o for src in first) for o in outlets), (q["query"], first)
+        assert checked >= 3
     finally:
         index.close()
 
