@@ -94,6 +94,28 @@ def test_seed_question_answers_with_a_citation_and_opens_the_source(page, base):
     assert outside == []  # no CDN, no web fonts: the page works offline
 
 
+def test_an_earlier_answers_marker_opens_its_own_source(page, base):
+    """The panel shows the newest answer's sources; an older [1] must not open those."""
+    page.goto(base + "/")
+    page.locator("#status").get_by_text("articles").wait_for()
+    ask_in_page(page, SEED_QUESTION)
+    page.locator("#chat div.answer.turn-0 a.cite").first.wait_for()
+    ask_in_page(page, "What happened at the Turkish embassy in Moscow?")
+    page.locator("#sources .sources.turn-1").wait_for()
+    first = page.locator("#chat div.answer.turn-0")
+    first.locator("a.cite").first.click()
+    item = first.locator(".turn-sources li").first
+    item.wait_for(state="visible")
+    assert item.evaluate("e => e.classList.contains('active')")
+    assert "Captured Russian soldier" in item.inner_text()
+    assert "paragraph 21" in item.inner_text()
+    assert page.locator("#sources details.source.active").count() == 0
+    newest = page.locator("#chat div.answer.turn-1 a.cite").first
+    if newest.count():  # the newest answer's [n] still opens the panel's card
+        newest.click()
+        page.locator("#sources details.source.active").wait_for()
+
+
 def test_errors_show_in_the_page_and_clear_resets(page, base):
     page.goto(base + "/")
     page.locator("#status").get_by_text("articles").wait_for()

@@ -7,7 +7,7 @@ import pytest
 
 from qa.filters import FilterError, make_filters
 from qa.response import Answer, Citation
-from ui.render import answer_html, citation_card, safe_url, sources_html
+from ui.render import answer_html, chat_answer_html, citation_card, safe_url, sources_html
 
 EVIL = '<script>document.title="pwned"</script><img src=x onerror="alert(1)">'
 
@@ -37,6 +37,16 @@ def test_markers_become_links_only_for_real_citations():
     html = answer_html("A [1] and B [2] and [x].", {1})
     assert '<a class="cite" href="#src-1"' in html
     assert "[2]" in html and "#src-2" not in html
+
+
+def test_each_chat_answer_carries_its_own_sources():
+    answer = Answer(question="q", answer="Ryabkov warned [1].", citations=[cite(title=EVIL)])
+    html = chat_answer_html(answer, turn=2)
+    assert html.startswith('<div class="answer turn-2">')
+    assert '<details class="turn-sources">' in html and "paragraph 3" in html
+    assert "“Ryabkov warned about convoys.”" in html
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert 'class="sources turn-2"' in sources_html(answer, turn=2)
 
 
 def test_untrusted_text_is_escaped_everywhere():

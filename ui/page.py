@@ -44,11 +44,24 @@ JS = """
     e.stopPropagation();
     var id = (a.getAttribute('href') || '').replace(/^.*#/, '');
     var root = a.closest('gradio-app') || a.closest('.gradio-container') || document;
-    var card = root.querySelector('#' + id) || document.getElementById(id);
-    if (!card) return;
-    root.querySelectorAll('details.source.active').forEach(function (d) {
+    var msg = a.closest('div.answer');
+    var turn = msg ? (msg.className.match(/turn-\\d+/) || [''])[0] : '';
+    var panel = root.querySelector('#sources .sources');
+    root.querySelectorAll('details.source.active, .turn-sources li.active').forEach(function (d) {
       d.classList.remove('active');
     });
+    if (msg && turn && !(panel && panel.classList.contains(turn))) {
+      // An earlier answer: the panel holds a newer answer's sources; open this one's list.
+      var list = msg.querySelector('details.turn-sources');
+      var item = list ? list.querySelectorAll('li')[parseInt(id.replace('src-', ''), 10) - 1] : null;
+      if (!item) return;
+      list.open = true;
+      item.classList.add('active');
+      item.scrollIntoView({block: 'nearest'});
+      return;
+    }
+    var card = root.querySelector('#' + id) || document.getElementById(id);
+    if (!card) return;
     card.open = true;
     card.classList.add('active');
     card.scrollIntoView({block: 'nearest'});
@@ -65,6 +78,8 @@ CSS = """
 #sources .meta, #sources .hint, .status { color: var(--body-text-color-subdued); font-size: 0.9em; }
 #sources mark { background: #fde68a; color: #111827; padding: 0 2px; }
 a.cite { font-weight: 600; text-decoration: none; }
+.turn-sources { font-size: 0.85em; margin-top: 6px; color: var(--body-text-color-subdued); }
+.turn-sources li.active { color: var(--body-text-color); background: #fde68a55; }
 .error, .status.down { color: #b91c1c; }
 """
 
@@ -129,9 +144,10 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
                 yield chat, sources_html(None), "", turns
             if final is None:
                 raise ArchiveQAError("the answer stream ended without an answer")
-            chat[-1] = {"role": "assistant", "content": chat_answer_html(final)}
+            turn = len(turns)
+            chat[-1] = {"role": "assistant", "content": chat_answer_html(final, turn)}
             turns.append((final.question, final.answer))
-            yield chat, sources_html(final), "", turns
+            yield chat, sources_html(final, turn), "", turns
         except (ArchiveQAError, ValueError) as exc:
             chat[-1] = {"role": "assistant", "content": error_html(str(exc))}
             yield chat, sources_html(None), message, turns

@@ -75,8 +75,8 @@ def citation_card(c: Citation) -> str:
     )
 
 
-def sources_html(answer: Answer | None) -> str:
-    """The sources panel for one answer: one collapsible card per cited paragraph."""
+def sources_html(answer: Answer | None, turn: int = 0) -> str:
+    """The sources panel for one answer (chat turn `turn`): one card per cited paragraph."""
     if answer is None:
         return '<div class="sources empty">Sources of the answer appear here.</div>'
     if not answer.citations:
@@ -87,12 +87,31 @@ def sources_html(answer: Answer | None) -> str:
             + "</div>"
         )
     cards = "".join(citation_card(c) for c in answer.citations)
-    return f'<div class="sources"><p class="hint">Click a [n] in the answer to open its source.</p>{cards}</div>'
+    return (
+        f'<div class="sources turn-{turn}"><p class="hint">Click a [n] in the answer to open '
+        f"its source.</p>{cards}</div>"
+    )
 
 
-def chat_answer_html(answer: Answer) -> str:
-    """The assistant's final chat message: the answer with linked markers."""
-    return answer_html(answer.answer, {c.n for c in answer.citations})
+def chat_answer_html(answer: Answer, turn: int = 0) -> str:
+    """The assistant's final chat message: the answer with linked markers, and its own
+    short list of sources. The panel shows the newest answer's sources only, so an earlier
+    answer's [n] opens this list instead of the newest answer's source n."""
+    body = answer_html(answer.answer, {c.n for c in answer.citations})
+    if not answer.citations:
+        return f'<div class="answer turn-{turn}">{body}</div>'
+    items = "".join(
+        f"<li>{escape(c.title)} · "
+        + " · ".join(escape(x) for x in (c.source, (c.date or "")[:10]) if x)
+        + f" · paragraph {c.paragraph}"
+        + (f": “{escape(c.quote)}”" if c.quote else "")
+        + "</li>"
+        for c in answer.citations
+    )
+    return (
+        f'<div class="answer turn-{turn}">{body}'
+        f'<details class="turn-sources"><summary>Sources</summary><ol>{items}</ol></details></div>'
+    )
 
 
 def error_html(message: str) -> str:
