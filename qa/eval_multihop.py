@@ -4,8 +4,13 @@ Reads the benchmark from a folder at run time (its article bodies are never part
 this repository), indexes its 609 articles once into a cache folder, answers a
 stratified sample of queries (equal numbers of each query type, fixed seed) and reports:
 
-- `paper_acc`: the paper's qa_evaluate rule: correct when the gold answer and the
-  response share at least one lower-cased word;
+- `paper_acc`: the paper's qa_evaluate.py rule, exactly: the text inside `The answer to
+  the question is "…"` when the response has that form, else the whole response; correct
+  when it and the gold answer, both lower-cased and split on whitespace (punctuation
+  kept: "yes," is not "yes"), share a token. A refusal is scored as the benchmark's own
+  refusal answer, "Insufficient information." (the answer its prompt asks a model to
+  give when the context does not hold the answer): right for a null query, wrong for
+  any other;
 - `strict_acc`: the normalized gold answer (lower case, punctuation and articles
   removed) occurs as a whole phrase in the normalized response; a yes/no gold answer
   must be the response's first word; a null query must be refused;
@@ -36,9 +41,22 @@ def normalize(text: str) -> str:
     return " ".join(ARTICLES.sub(" ", text).split())
 
 
+BENCHMARK_REFUSAL = "Insufficient information."
+_PAPER_ANSWER = re.compile(r'The answer to the question is "(.*?)"')
+
+
 def paper_correct(gold: str, response: str) -> bool:
-    """MultiHop-RAG's qa_evaluate: any shared lower-cased whitespace token."""
-    return bool(set(gold.lower().split()) & set(response.lower().split()))
+    """MultiHop-RAG's qa_evaluate.py: `extract_answer`, then `has_intersection` of the
+    lower-cased response and gold answer split on whitespace."""
+    m = _PAPER_ANSWER.search(response)
+    pred = m.group(1) if m else response
+    return bool(set(pred.lower().split()) & set(gold.lower().split()))
+
+
+def paper_response(answer: Answer) -> str:
+    """What the paper's rule scores: the answer text, or for a refusal the benchmark's
+    refusal answer."""
+    return BENCHMARK_REFUSAL if answer.refused else answer.answer
 
 
 def strict_correct(gold: str, answer: Answer) -> bool:
@@ -113,7 +131,7 @@ def run_eval(
                 "gold": q["answer"],
                 "answer": answer.answer,
                 "refused": answer.refused,
-                "paper": paper_correct(q["answer"], answer.answer),
+                "paper": paper_correct(q["answer"], paper_response(answer)),
                 "strict": strict_correct(q["answer"], answer),
                 "verified": answer.verified_citations,
                 "unverified": answer.unverified_citations,
