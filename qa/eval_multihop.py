@@ -14,6 +14,8 @@ stratified sample of queries (equal numbers of each query type, fixed seed) and 
 - `strict_acc`: the normalized gold answer (lower case, punctuation and articles
   removed) occurs as a whole phrase in the normalized response; a yes/no gold answer
   must be the response's first word; a null query must be refused;
+- how the yes/no questions were answered (gold Yes count vs Yes/No verdicts given),
+  which shows whether a model tells them apart or says "Yes" throughout;
 - the null-query refusal rate, the citation verification rate, seconds per question
   and first-token latency.
 """
@@ -114,6 +116,11 @@ def ensure_index(data: Path, cache: Path, build: Callable[[list[Path], Path], No
     return index_dir
 
 
+def _lead_word(text: str) -> str | None:
+    words = normalize(text).split()
+    return words[0] if words else None
+
+
 def run_eval(
     ask: Callable[[str], Answer],
     sample: list[dict[str, Any]],
@@ -131,6 +138,7 @@ def run_eval(
                 "gold": q["answer"],
                 "answer": answer.answer,
                 "refused": answer.refused,
+                "lead": None if answer.refused else _lead_word(answer.answer),
                 "paper": paper_correct(q["answer"], paper_response(answer)),
                 "strict": strict_correct(q["answer"], answer),
                 "verified": answer.verified_citations,
@@ -162,6 +170,15 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ver = sum(r["verified"] for r in rows)
     unver = sum(r["unverified"] for r in rows)
     ftl = [r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]
+    # How closed (yes/no) questions were answered: a model that always says "Yes" scores
+    # the benchmark's share of "Yes" golds; this shows whether it tells them apart.
+    closed = [r for r in rows if normalize(r["gold"]) in ("yes", "no")]
+    verdicts = {
+        "n": len(closed),
+        "gold_yes": sum(normalize(r["gold"]) == "yes" for r in closed),
+        "answered_yes": sum(r.get("lead") == "yes" for r in closed),
+        "answered_no": sum(r.get("lead") == "no" for r in closed),
+    }
     return {
         "n": len(rows),
         "paper_acc": acc(rows, "paper"),
@@ -177,6 +194,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if rows
         else None,
         "first_token_ms_median": round(statistics.median(ftl)) if ftl else None,
+        "yes_no_questions": verdicts,
         "by_type": by_type,
         "rows": rows,
     }
