@@ -86,23 +86,48 @@ def question_form(question: str) -> AnswerForm:
     return AnswerForm("yesno", YES_NO)
 
 
+CLAIMS = (
+    "say what the paragraphs report{about} in one to three short sentences: after each "
+    "sentence, write the number of its paragraph in brackets, like [1], and quote the "
+    "paragraph's exact words that support it in double quotes."
+)
+
+
 def lead_instruction(form: AnswerForm) -> str:
-    """The sentence of the prompt that fixes the reply's first word(s)."""
-    if form.kind == "yesno":
-        return "Start your reply with Yes or No."
-    if form.kind == "choice":
+    """The prompt's instruction for the reply's shape: the verdict (or name) first, then
+    the cited claims. (Claims first and the verdict on a last line did worse with the
+    1.5B model: it often left the verdict out.)"""
+    if form.kind == "open":
+        lead = "the answer itself (the name or short phrase asked for)"
+    elif form.kind == "yesno":
+        lead = "Yes or No"
+    else:
         a, b = form.choices
-        return f'Start your reply with one word, "{a}" or "{b}".'
-    return "Start your reply with the answer itself (the name or short phrase asked for)."
+        lead = f'one word, "{a}" or "{b}"'
+    return f"Start your reply with {lead}. Then " + CLAIMS.format(about=" that shows it")
+
+
+_TRAILING = re.compile(
+    r"(?:^|\n|(?<=[.!?\]]))[ \t]*(?:\*\*)?[ \t]*(?:final[ \t]+)?answer[ \t]*(?:is)?[ \t]*:?"
+    r"[ \t]*(?:\*\*)?[ \t]*[\"“']?([A-Za-z]+)[\"”']?[ \t]*(?:\*\*)?[ \t.!]*$",
+    re.I,
+)
 
 
 def split_lead(answer: str, form: AnswerForm) -> tuple[str, str] | None:
-    """(verdict, rest) when `answer` starts with one of the form's lead words; the verdict
-    in the form's own spelling, the rest without the punctuation that followed it."""
+    """(verdict, rest) when `answer` starts with one of the form's lead words, or ends with
+    an "Answer: <word>" line; the verdict in the form's own spelling, the rest without it
+    and without the punctuation that followed it."""
     for word in sorted(form.lead_words, key=len, reverse=True):
         m = re.match(rf"\s*(?:\*\*)?\s*{re.escape(word)}\b(?:\*\*)?[\s,.:;!—–-]*", answer, re.I)
         if m:
             return word, answer[m.end() :].strip()
+    # The verdict on a last "Answer: …" line.
+    t = _TRAILING.search(answer.rstrip())
+    if t:
+        for word in form.lead_words:
+            if t.group(1).lower() == word.lower():
+                return word, answer[: t.start()].strip()
     return None
 
 
@@ -193,40 +218,6 @@ _NOT_NAMES = frozenset(
         "also",
         "one",
     ]
-) | frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
 )
 
 
@@ -238,9 +229,9 @@ def normalize_name(text: str) -> str:
 
 
 def question_names(question: str, skip: list[tuple[int, int]] | None = None) -> list[str]:
-    """Proper names the question uses (capitalized word runs), minus function words,
-    months and days, and minus the spans in `skip` (outlet mentions the retriever already
-    resolved). Possessives and quotes are dropped: "Gauri Khan's" → "Gauri Khan"."""
+    """Proper names the question uses (capitalized word runs, split at possessives),
+    without function words at their edges and without the spans in `skip` (outlet
+    mentions the retriever already resolved): "Gauri Khan's" → "Gauri Khan"."""
     skip = skip or []
     out: list[str] = []
     for m in _NAME.finditer(question):
@@ -252,18 +243,18 @@ def question_names(question: str, skip: list[tuple[int, int]] | None = None) -> 
 
 
 def _add_name(words: list[str], out: list[str]) -> None:
-    if True:
-        while words and words[0].lower() in _NOT_NAMES:
-            words.pop(0)
-        while words and words[-1].lower() in _NOT_NAMES:
-            words.pop()
-        if not words:
-            return
-        name = " ".join(words)
-        key = normalize_name(name)
-        if len(key) < 3 or key in {normalize_name(n) for n in out}:
-            return
-        out.append(name)
+    words = [w.strip("'’\"") for w in words]
+    while words and words[0].lower() in _NOT_NAMES:
+        words.pop(0)
+    while words and words[-1].lower() in _NOT_NAMES:
+        words.pop()
+    if not words:
+        return
+    name = " ".join(words)
+    key = normalize_name(name)
+    if len(key) < 3 or key in {normalize_name(n) for n in out}:
+        return
+    out.append(name)
 
 
 def mentions(name: str, text: str) -> bool:

@@ -316,7 +316,11 @@ class AnswerChain:
         first: float | None = None
         try:
             for piece in self.answer_chain.stream(
-                {"paragraphs": paragraphs, "question": standalone, "lead": lead_instruction(form)}
+                {
+                    "paragraphs": paragraphs,
+                    "question": standalone,
+                    "lead": lead_instruction(form),
+                }
             ):
                 if first is None and piece:
                     first = time.perf_counter()

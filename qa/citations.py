@@ -181,8 +181,8 @@ def is_refusal(text: str) -> bool:
 
 
 INLINE_QUOTE = re.compile(r"[\"“«„]([^\"”»]{8,}?)[\"”»]|(?<!\w)[‘']([^’']{8,}?)[’'](?!\w)")
-# A period before a digit ("1.5 per cent") does not end a sentence.
-SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+(?:[.!?]+|$)(?:\s*\[[\d,;\s]+\])*")
+# A period right before a letter or digit ("1.5 per cent", "CBSSports.com") ends no sentence.
+SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\w))+(?:[.!?]+|$)(?:\s*\[[\d,;\s]+\])*")
 # A line that only labels what follows ("Supporting facts:"): not part of the answer.
 LABEL_LINE = re.compile(r"^[ \t]*(?:\*\*)?[^\n\[\]:.!?]{1,60}:(?:\*\*)?[ \t]*$", re.M)
 LEAD_IN = re.compile(
