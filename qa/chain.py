@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -24,6 +24,7 @@ from index.chunker import ChunkSettings, paragraph_at
 from index.errors import ArchiveQAError
 from index.store import ChunkStore
 
+from .answer_form import lead_instruction, mentions, normalize_name, question_form, question_names
 from .citations import QUOTES_HEADER, REFUSAL, Resolved, Shown, resolve
 from .prompt import (
     ANSWER_PROMPT,
@@ -159,6 +160,12 @@ class AnswerChain:
         self.min_relevance = min_relevance
         self.rewrite_chain: Runnable = REWRITE_PROMPT | llm | StrOutputParser()
         self.answer_chain: Runnable = ANSWER_PROMPT | llm | StrOutputParser()
+        self._name_seen: dict[str, bool] = {}
+        self._outlets = {
+            f" {normalize_name(x)} "
+            for alias, names in searcher.aliases.items()
+            for x in (alias, *names)
+        }
 
     @property
     def model_name(self) -> str:
@@ -177,6 +184,68 @@ class AnswerChain:
         if not line or len(line) > 4 * len(question) + 200:
             return question
         return line
+
+    def in_archive(self, name: str) -> bool:
+        """Whether any article of the archive prints `name` (headline or text). BM25 on the
+        name's words finds the candidate paragraphs; the name must occur in one as whole
+        words."""
+        key = normalize_name(name)
+        if key not in self._name_seen:
+            index = self.searcher.index
+            rows = [row for row, _ in index.keyword_search(name, 50, None)]
+            self._name_seen[key] = any(
+                mentions(name, f"{c.title}\n{c.text}") for c in index.chunks(rows).values()
+            )
+            if len(self._name_seen) > 10_000:
+                self._name_seen.pop(next(iter(self._name_seen)))
+        return self._name_seen[key]
+
+    def unknown_names(self, question: str, result: SearchResult) -> list[str]:
+        """Names the question relies on that no article of the archive contains. Outlet
+        names are left out (they rarely occur in article text), and so are words with
+        digits or lower-case hyphen parts ("T21", "OpenAI-developed"): not names."""
+        plan = result.plan
+        skip = [(m.start, m.end) for m in plan.sources] if plan is not None else []
+        out = []
+        for name in question_names(question, skip):
+            key = f" {normalize_name(name)} "
+            if re.search(r"\d|-[a-z]", name) or any(key in o or o in key for o in self._outlets):
+                continue
+            if not self.in_archive(name):
+                out.append(name)
+        return out
+
+    def pick(self, question: str, result: SearchResult, k: int) -> list[Hit]:
+        """The `k` paragraphs to show: for a question that names outlets, each named
+        outlet's best paragraph first (from the retrieved pool, else from the retriever's
+        own per-outlet sub-query), then the rest in retrieval order."""
+        pool = result.hits
+        plan = result.plan
+        chosen: list[Hit] = []
+        for mention in plan.sources if plan is not None else []:
+            wanted = set(mention.sources)
+            if any(h.chunk.source in wanted for h in chosen):
+                continue
+            hit = next((h for h in pool if h.chunk.source in wanted and h not in chosen), None)
+            if hit is None:
+                sub = next(
+                    (s for s in plan.subqueries[1:] if set(s.filters.sources or ()) == wanted),
+                    None,
+                )
+                if sub is not None:
+                    extra = self.searcher.search(sub.text, 1, sub.filters).hits
+                    hit = extra[0] if extra else None
+            if hit is not None and len(chosen) < k:
+                chosen.append(hit)
+        ids = {h.chunk.chunk_id for h in chosen}
+        for h in pool:
+            if len(chosen) >= k:
+                break
+            if h.chunk.chunk_id not in ids:
+                chosen.append(h)
+                ids.add(h.chunk.chunk_id)
+        rank = {h.chunk.chunk_id: i for i, h in enumerate(pool)}
+        return sorted(chosen, key=lambda h: rank.get(h.chunk.chunk_id, len(pool)))
 
     def shown(self, question: str, hits: list[Hit]) -> tuple[list[Shown], str]:
         shown: list[Shown] = []
@@ -213,10 +282,21 @@ class AnswerChain:
             raise GeneratorError(f"the answer generator failed: {exc}") from exc
         t1 = time.perf_counter()
         timings["rewrite_ms"] = (t1 - t0) * 1000
-        result = self.searcher.search(standalone, k or self.k, filters)
+        k = k or self.k
+        # A pool twice the size lets every named outlet's best paragraph in.
+        result = self.searcher.search(standalone, 2 * k, filters)
+        notes = result.too_weak(self.min_relevance)
+        if notes is None:
+            unknown = self.unknown_names(standalone, result)
+            if unknown:
+                notes = [
+                    "the archive never mentions "
+                    + ", ".join(f"“{n}”" for n in unknown)
+                    + ": no paragraph can answer the question"
+                ]
+        result = replace(result, hits=self.pick(standalone, result, k))
         t2 = time.perf_counter()
         timings["retrieve_ms"] = (t2 - t1) * 1000
-        notes = result.too_weak(self.min_relevance)
         if notes is not None:
             timings["generate_ms"] = 0.0
             yield REFUSAL
@@ -229,13 +309,18 @@ class AnswerChain:
                 timings=timings,
             )
             return
+        form = question_form(standalone)
         shown, paragraphs = self.shown(standalone, result.hits)
         raw = ""
         filt = AnswerFilter()
         first: float | None = None
         try:
             for piece in self.answer_chain.stream(
-                {"paragraphs": paragraphs, "question": standalone}
+                {
+                    "paragraphs": paragraphs,
+                    "question": standalone,
+                    "lead": lead_instruction(form),
+                }
             ):
                 if first is None and piece:
                     first = time.perf_counter()
@@ -255,7 +340,7 @@ class AnswerChain:
         if first is not None:
             timings["first_token_ms"] = (first - t0) * 1000
         yield ChainOutput(
-            question, standalone, result, resolve(raw, shown), raw=raw, timings=timings
+            question, standalone, result, resolve(raw, shown, form), raw=raw, timings=timings
         )
 
     def invoke(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from .answer_form import AnswerForm, split_lead
 from .response import REFUSAL, Citation
 
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
@@ -38,6 +39,13 @@ REFUSAL_PATTERNS = re.compile(
     r"not in the (?:archive|paragraphs)|no information|insufficient information|"
     r"(?:do|does) not (?:contain|mention|say|provide)|(?:don't|doesn't) (?:contain|mention|say)|"
     r"(?:do|does) not answer|(?:don't|doesn't) answer|not mentioned|not (?:enough|sufficient) information",
+    re.I,
+)
+# After a Yes/No verdict only these mean "I cannot tell": "No, the article does not
+# mention X" is an answer, not a refusal.
+HARD_REFUSAL = re.compile(
+    r"could ?n[o']t find|can ?n[o']t find|cannot find|unable to find|not in the (?:archive|paragraphs)|"
+    r"insufficient information|no information|not enough information",
     re.I,
 )
 QUOTE_CHARS = "\"'“”‘’«»„`"
@@ -79,6 +87,7 @@ class Resolved:
     verified: int
     unverified: int
     notes: list[str]
+    verdict: str | None = None  # the leading Yes/No (or offered word) of a closed question
 
 
 def parse_reply(raw: str) -> Parsed:
@@ -105,7 +114,8 @@ def parse_reply(raw: str) -> Parsed:
         text = m.group(2).strip().strip(QUOTE_CHARS + " .…").strip()
         if text:
             quotes.setdefault(int(m.group(1)), []).append(text)
-    answer = "\n".join(answer_lines).strip()
+    answer = LABEL_LINE.sub("", "\n".join(answer_lines))
+    answer = re.sub(r"\n{3,}", "\n\n", answer).strip()
     answer = ANSWER_PREFIX.sub("", answer).strip()
     return Parsed(answer=answer, quotes=quotes)
 
@@ -171,7 +181,10 @@ def is_refusal(text: str) -> bool:
 
 
 INLINE_QUOTE = re.compile(r"[\"“«„]([^\"”»]{8,}?)[\"”»]|(?<!\w)[‘']([^’']{8,}?)[’'](?!\w)")
-SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)(?:\s*\[[\d,;\s]+\])*")
+# A period right before a letter or digit ("1.5 per cent", "CBSSports.com") ends no sentence.
+SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\w))+(?:[.!?]+|$)(?:\s*\[[\d,;\s]+\])*")
+# A line that only labels what follows ("Supporting facts:"): not part of the answer.
+LABEL_LINE = re.compile(r"^[ \t]*(?:\*\*)?[^\n\[\]:.!?]{1,60}:(?:\*\*)?[ \t]*$", re.M)
 LEAD_IN = re.compile(
     r"\b(?:according to |as stated in )?(?:the )?paragraphs?\s+(?:from\s+|in\s+)?"
     r"(\[[\d,;\s]+\])\s*,?\s*(?:(?:states?|says?|mentions?|reports?|notes?)\s+)?(?:that\s+)?",
@@ -233,7 +246,7 @@ def _best_other_support(
     return best
 
 
-def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
+def resolve(raw: str, shown: Sequence[Shown], form: AnswerForm | None = None) -> Resolved:
     """Turn a raw model reply into the shown answer and its checked citations.
 
     Per sentence: its markers are kept when they name a shown paragraph (others are
@@ -242,11 +255,22 @@ def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
     shown without a quote. A sentence with no marker whose words clearly come from one
     paragraph (six or more in a row) gets that marker added. Sources are numbered by
     first use.
+
+    With a closed question's `form` (yes/no, or two offered words), a reply that starts
+    with the verdict keeps it in front ("Yes — claims [1]"), standing alone; such a reply
+    is a refusal only when it says it cannot tell ("No information …"), not when its
+    claims say what an article does not contain.
     """
     parsed = parse_reply(raw)
     by_n = {s.n: s for s in shown}
     notes: list[str] = []
-    if is_refusal(parsed.answer) and not MARKER.search(parsed.answer):
+    lead = split_lead(parsed.answer, form) if form else None
+    verdict = lead[0] if lead else None
+    if lead:
+        if HARD_REFUSAL.search(lead[1]) and not MARKER.search(lead[1]):
+            return Resolved(REFUSAL, [], True, 0, 0, notes)
+        parsed.answer = lead[1]
+    elif is_refusal(parsed.answer) and not MARKER.search(parsed.answer):
         return Resolved(REFUSAL, [], True, 0, 0, notes)
     order: list[int] = []  # old numbers in order of first use
     evidence: dict[int, QuoteMatch | None] = {}
@@ -340,8 +364,10 @@ def resolve(raw: str, shown: Sequence[Shown]) -> Resolved:
             f"{unverified} citation(s) have no supporting quote in the cited paragraph; they "
             "are shown without a quote and marked unverified"
         )
-    if not answer or (is_refusal(answer) and verified == 0):
+    if verdict is not None:
+        answer = f"{verdict} — {answer}" if answer else verdict
+    elif not answer or (is_refusal(answer) and verified == 0):
         return Resolved(REFUSAL, [], True, 0, 0, notes)
     if not citations:
         notes.append("the model's answer cites no paragraph: treat it as unsupported")
-    return Resolved(answer, citations, False, verified, unverified, notes)
+    return Resolved(answer, citations, False, verified, unverified, notes, verdict)

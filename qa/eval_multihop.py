@@ -4,11 +4,18 @@ Reads the benchmark from a folder at run time (its article bodies are never part
 this repository), indexes its 609 articles once into a cache folder, answers a
 stratified sample of queries (equal numbers of each query type, fixed seed) and reports:
 
-- `paper_acc`: the paper's qa_evaluate rule: correct when the gold answer and the
-  response share at least one lower-cased word;
+- `paper_acc`: the paper's qa_evaluate.py rule, exactly: the text inside `The answer to
+  the question is "…"` when the response has that form, else the whole response; correct
+  when it and the gold answer, both lower-cased and split on whitespace (punctuation
+  kept: "yes," is not "yes"), share a token. A refusal is scored as the benchmark's own
+  refusal answer, "Insufficient information." (the answer its prompt asks a model to
+  give when the context does not hold the answer): right for a null query, wrong for
+  any other;
 - `strict_acc`: the normalized gold answer (lower case, punctuation and articles
   removed) occurs as a whole phrase in the normalized response; a yes/no gold answer
   must be the response's first word; a null query must be refused;
+- how the yes/no questions were answered (gold Yes count vs Yes/No verdicts given),
+  which shows whether a model tells them apart or says "Yes" throughout;
 - the null-query refusal rate, the citation verification rate, seconds per question
   and first-token latency.
 """
@@ -36,9 +43,22 @@ def normalize(text: str) -> str:
     return " ".join(ARTICLES.sub(" ", text).split())
 
 
+BENCHMARK_REFUSAL = "Insufficient information."
+_PAPER_ANSWER = re.compile(r'The answer to the question is "(.*?)"')
+
+
 def paper_correct(gold: str, response: str) -> bool:
-    """MultiHop-RAG's qa_evaluate: any shared lower-cased whitespace token."""
-    return bool(set(gold.lower().split()) & set(response.lower().split()))
+    """MultiHop-RAG's qa_evaluate.py: `extract_answer`, then `has_intersection` of the
+    lower-cased response and gold answer split on whitespace."""
+    m = _PAPER_ANSWER.search(response)
+    pred = m.group(1) if m else response
+    return bool(set(pred.lower().split()) & set(gold.lower().split()))
+
+
+def paper_response(answer: Answer) -> str:
+    """What the paper's rule scores: the answer text, or for a refusal the benchmark's
+    refusal answer."""
+    return BENCHMARK_REFUSAL if answer.refused else answer.answer
 
 
 def strict_correct(gold: str, answer: Answer) -> bool:
@@ -96,6 +116,11 @@ def ensure_index(data: Path, cache: Path, build: Callable[[list[Path], Path], No
     return index_dir
 
 
+def _lead_word(text: str) -> str | None:
+    words = normalize(text).split()
+    return words[0] if words else None
+
+
 def run_eval(
     ask: Callable[[str], Answer],
     sample: list[dict[str, Any]],
@@ -113,7 +138,8 @@ def run_eval(
                 "gold": q["answer"],
                 "answer": answer.answer,
                 "refused": answer.refused,
-                "paper": paper_correct(q["answer"], answer.answer),
+                "lead": None if answer.refused else _lead_word(answer.answer),
+                "paper": paper_correct(q["answer"], paper_response(answer)),
                 "strict": strict_correct(q["answer"], answer),
                 "verified": answer.verified_citations,
                 "unverified": answer.unverified_citations,
@@ -144,6 +170,15 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ver = sum(r["verified"] for r in rows)
     unver = sum(r["unverified"] for r in rows)
     ftl = [r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]
+    # How closed (yes/no) questions were answered: a model that always says "Yes" scores
+    # the benchmark's share of "Yes" golds; this shows whether it tells them apart.
+    closed = [r for r in rows if normalize(r["gold"]) in ("yes", "no")]
+    verdicts = {
+        "n": len(closed),
+        "gold_yes": sum(normalize(r["gold"]) == "yes" for r in closed),
+        "answered_yes": sum(r.get("lead") == "yes" for r in closed),
+        "answered_no": sum(r.get("lead") == "no" for r in closed),
+    }
     return {
         "n": len(rows),
         "paper_acc": acc(rows, "paper"),
@@ -159,6 +194,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if rows
         else None,
         "first_token_ms_median": round(statistics.median(ftl)) if ftl else None,
+        "yes_no_questions": verdicts,
         "by_type": by_type,
         "rows": rows,
     }

@@ -241,11 +241,19 @@ class QAService:
         notes = list(out.result.notes) + list(r.notes)
         verified, unverified = r.verified, r.unverified
         if not refused and not citations:
-            # Never show an uncited claim: fall back to quoting the archive.
+            # Never show an uncited claim: fall back to quoting the archive. A closed
+            # question keeps the model's verdict in front of the quotes it was read from.
             text, citations = self.answerer.answer(out.standalone, out.result.hits)
             refused = not citations
             verified, unverified = len(citations), 0
-            notes.append("showing quoted sentences instead of the model's uncited answer")
+            if r.verdict and citations:
+                text = f"{r.verdict} — {text}"
+                notes.append(
+                    f"the model answered {r.verdict!r} but cited no paragraph for it: showing "
+                    "quoted sentences from the paragraphs it read instead of its explanation"
+                )
+            else:
+                notes.append("showing quoted sentences instead of the model's uncited answer")
         related = _related(out.result.hits, citations)
         t = out.timings
         return Answer(
