@@ -93,29 +93,6 @@ def stratified_sample(queries: list[dict[str, Any]], n: int, seed: int) -> list[
     return out
 
 
-def ensure_index(data: Path, cache: Path, build: Callable[[list[Path], Path], None]) -> Path:
-    """Index the benchmark's corpus once into `cache` (outside the repository's files)."""
-    index_dir = cache / "index"
-    if (index_dir / "CURRENT").is_file():
-        return index_dir
-    corpus = json.loads((data / "corpus_train.json").read_text(encoding="utf-8"))
-    cache.mkdir(parents=True, exist_ok=True)
-    jsonl = cache / "corpus.jsonl"
-    with open(jsonl, "w", encoding="utf-8") as fh:
-        for i, a in enumerate(corpus):
-            row = {
-                "id": f"mh{i:04d}",
-                "title": a["title"],
-                "text": a["body"],
-                "date": a["published_at"],
-                "source": a["source"],
-                "url": a["url"],
-            }
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    build([jsonl], index_dir)
-    return index_dir
-
-
 def _lead_word(text: str) -> str | None:
     words = normalize(text).split()
     return words[0] if words else None
