@@ -44,7 +44,7 @@ def test_question_form_follows_the_first_clause_with_a_question_word():
     assert choice == AnswerForm("choice", ("Consistent", "Inconsistent"))
     assert "Yes or No" in lead_instruction(question_form("Is it true?"))
     assert '"Consistent" or "Inconsistent"' in lead_instruction(choice)
-    assert "name" in lead_instruction(AnswerForm("open"))
+    assert "Start" not in lead_instruction(AnswerForm("open"))
 
 
 def test_split_lead_keeps_the_verdict_in_the_forms_spelling():
