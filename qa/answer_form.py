@@ -94,9 +94,9 @@ OPEN_RULES = (
     f"one to three sentences. If the paragraphs do not contain the answer, reply only: {REFUSAL}"
 )
 CLOSED_RULES = (
-    "Start your reply with {lead}. Then say what the paragraphs report that shows it in one "
-    "to three short sentences: after each sentence, write the number of its paragraph in "
-    "brackets, like [1], and quote the paragraph's exact words that support it in double "
+    "Start your reply with {lead}. Then, in one to three short sentences, say what the "
+    "paragraphs report that shows it: after each sentence, write the number of its paragraph "
+    "in brackets, like [1], and quote the paragraph's exact words that support it in double "
     f"quotes. If no paragraph is about what the question asks, reply only: {REFUSAL}"
 )
 

@@ -193,3 +193,9 @@ def test_a_verdict_on_a_last_answer_line_is_moved_to_the_front():
         "Ryabkov warned [1].",
     )
     assert split_lead("Ryabkov warned [1].\nAnswer: maybe", form) is None
+
+
+def test_strict_rule_reads_the_verdict_of_a_verdict_first_answer():
+    assert not strict_correct("Consistent", _answer("Inconsistent — it stayed consistent [1]"))
+    assert strict_correct("Consistent", _answer("Consistent — both said so [1]"))
+    assert strict_correct("Google", _answer("Google paid $26 billion [1]"))
