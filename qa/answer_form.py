@@ -16,6 +16,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .response import REFUSAL
+
 AUX = frozenset(
     [
         "is",
@@ -86,25 +88,36 @@ def question_form(question: str) -> AnswerForm:
     return AnswerForm("yesno", YES_NO)
 
 
-CLAIMS = (
-    "say what the paragraphs report{about} in one to three short sentences: after each "
-    "sentence, write the number of its paragraph in brackets, like [1], and quote the "
-    "paragraph's exact words that support it in double quotes."
+OPEN_RULES = (
+    "After each claim, write the number of the paragraph it comes from in brackets, like "
+    "[1], and quote the paragraph's exact words that support it in double quotes. Answer in "
+    f"one to three sentences. If the paragraphs do not contain the answer, reply only: {REFUSAL}"
+)
+CLOSED_RULES = (
+    "Start your reply with {lead}. Then, in one to three short sentences, say what the "
+    "paragraphs report that shows it: after each sentence, write the number of its paragraph "
+    "in brackets, like [1], and quote the paragraph's exact words that support it in double "
+    f"quotes. If no paragraph is about what the question asks, reply only: {REFUSAL}"
 )
 
 
 def lead_instruction(form: AnswerForm) -> str:
-    """The prompt's instruction for the reply's shape: the verdict (or name) first, then
-    the cited claims. (Claims first and the verdict on a last line did worse with the
-    1.5B model: it often left the verdict out.)"""
+    """The prompt's rules for the reply's shape. A closed question's reply starts with its
+    verdict, then the cited claims, and is refused only when no paragraph is about the
+    question (with "if the paragraphs do not contain the answer" the 1.5B model refused
+    every yes/no comparison). An open question keeps the plain rules: asked to put the
+    name first, the 1.5B model answered "Who threatened …?" with "Russia" instead of the
+    quoted minister, and put an injected article's "HACKED" first.
+    Claims first and the verdict on a last line also did worse: the model often left the
+    verdict out."""
     if form.kind == "open":
-        lead = "the answer itself (the name or short phrase asked for)"
-    elif form.kind == "yesno":
+        return OPEN_RULES
+    if form.kind == "yesno":
         lead = "Yes or No"
     else:
         a, b = form.choices
         lead = f'one word, "{a}" or "{b}"'
-    return f"Start your reply with {lead}. Then " + CLAIMS.format(about=" that shows it")
+    return CLOSED_RULES.format(lead=lead)
 
 
 _TRAILING = re.compile(

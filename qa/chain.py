@@ -319,7 +319,7 @@ class AnswerChain:
                 {
                     "paragraphs": paragraphs,
                     "question": standalone,
-                    "lead": lead_instruction(form),
+                    "rules": lead_instruction(form),
                 }
             ):
                 if first is None and piece:

@@ -13,7 +13,9 @@ stratified sample of queries (equal numbers of each query type, fixed seed) and 
   any other;
 - `strict_acc`: the normalized gold answer (lower case, punctuation and articles
   removed) occurs as a whole phrase in the normalized response; a yes/no gold answer
-  must be the response's first word; a null query must be refused;
+  must be the response's first word, any other one-word gold the verdict of a
+  verdict-first answer ("Inconsistent — …" is wrong for "Consistent"); a null query
+  must be refused;
 - how the yes/no questions were answered (gold Yes count vs Yes/No verdicts given),
   which shows whether a model tells them apart or says "Yes" throughout;
 - the null-query refusal rate, the citation verification rate, seconds per question
@@ -70,6 +72,10 @@ def strict_correct(gold: str, answer: Answer) -> bool:
         return False
     if g in ("yes", "no"):
         return r.split()[:1] == [g]
+    verdict = answer.answer.split(" — ", 1)
+    if len(verdict) == 2 and len(g.split()) == 1 and len(verdict[0].split()) == 1:
+        # A one-word gold ("Consistent") against a verdict-first answer: the verdict counts.
+        return normalize(verdict[0]) == g
     return f" {g} " in f" {r} "
 
 

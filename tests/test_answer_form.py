@@ -44,7 +44,7 @@ def test_question_form_follows_the_first_clause_with_a_question_word():
     assert choice == AnswerForm("choice", ("Consistent", "Inconsistent"))
     assert "Yes or No" in lead_instruction(question_form("Is it true?"))
     assert '"Consistent" or "Inconsistent"' in lead_instruction(choice)
-    assert "name" in lead_instruction(AnswerForm("open"))
+    assert "Start" not in lead_instruction(AnswerForm("open"))
 
 
 def test_split_lead_keeps_the_verdict_in_the_forms_spelling():
@@ -193,3 +193,9 @@ def test_a_verdict_on_a_last_answer_line_is_moved_to_the_front():
         "Ryabkov warned [1].",
     )
     assert split_lead("Ryabkov warned [1].\nAnswer: maybe", form) is None
+
+
+def test_strict_rule_reads_the_verdict_of_a_verdict_first_answer():
+    assert not strict_correct("Consistent", _answer("Inconsistent — it stayed consistent [1]"))
+    assert strict_correct("Consistent", _answer("Consistent — both said so [1]"))
+    assert strict_correct("Google", _answer("Google paid $26 billion [1]"))
