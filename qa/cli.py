@@ -27,6 +27,13 @@ IndexOpt = Annotated[
         "--index", "-i", help="Index folder [default: ARCHIVE_QA_INDEX_DIR or indexes/demo]."
     ),
 ]
+# Options shared by the commands that build (build, update).
+ModelPathOpt = Annotated[
+    str | None, typer.Option("--model-path", help="Local sentence-transformers model folder.")
+]
+BatchSizeOpt = Annotated[int | None, typer.Option("--batch-size", help="Embedding batch size.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+SummaryJsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
 def _settings(index: Path | None = None, **overrides):
@@ -81,14 +88,10 @@ def build(
             help="CSV/JSON field mapping, e.g. id=article_id,date=publish_date,url=article_source_link.",
         ),
     ] = None,
-    model_path: Annotated[
-        str | None, typer.Option("--model-path", help="Local sentence-transformers model folder.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Embedding batch size.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    model_path: ModelPathOpt = None,
+    batch_size: BatchSizeOpt = None,
+    quiet: QuietOpt = False,
+    as_json: SummaryJsonOpt = False,
 ) -> None:
     """Build (or update) the index from article files. The old index stays live until the new one is complete."""
 
@@ -150,14 +153,10 @@ def update(
         str | None,
         typer.Option("--fields", help="CSV/JSON field mapping, as for build."),
     ] = None,
-    model_path: Annotated[
-        str | None, typer.Option("--model-path", help="Local sentence-transformers model folder.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Embedding batch size.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    model_path: ModelPathOpt = None,
+    batch_size: BatchSizeOpt = None,
+    quiet: QuietOpt = False,
+    as_json: SummaryJsonOpt = False,
 ) -> None:
     """Add, replace or remove a few articles without re-reading the archive.
 

@@ -147,10 +147,10 @@ class HybridSearcher:
                 bm25_score[row] = max(s, bm25_score.get(row, s))
             if i == 0 or not sub.filters.is_empty():
                 best_dense = max(best_dense, max((s for _, s in dense), default=0.0))
-        # Ties broken by row id: the same query always gives the same order.
-        order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         if p.merge == "interleave" and len(lists) > 1:
             order = _interleave(lists[1:] + lists[:1], fused)
+        else:  # ties broken by row id: the same query always gives the same order
+            order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         wanted = k if self.reranker is None else max(k, self.rerank_candidates)
         hits = [
             Hit(c, s, dense_score.get(c.row), bm25_score.get(c.row))
