@@ -24,10 +24,18 @@ from index.chunker import ChunkSettings, paragraph_at
 from index.errors import ArchiveQAError
 from index.store import ChunkStore
 
-from .answer_form import lead_instruction, mentions, normalize_name, question_form, question_names
+from .answer_form import (
+    AnswerForm,
+    lead_instruction,
+    mentions,
+    normalize_name,
+    question_form,
+    question_names,
+)
 from .citations import QUOTES_HEADER, REFUSAL, Resolved, Shown, resolve
 from .prompt import (
     ANSWER_PROMPT,
+    PREFILLED_ANSWER_PROMPT,
     REWRITE_PROMPT,
     format_history,
     format_paragraph,
@@ -35,6 +43,7 @@ from .prompt import (
 )
 from .response import Citation, Filters
 from .retriever import Hit, HybridSearcher, SearchResult
+from .verdict import TOP_LOGPROBS, Verdict, decide, first_token_logprobs
 
 
 class GeneratorError(ArchiveQAError):
@@ -52,6 +61,7 @@ class ChainOutput:
     raw: str = ""
     refused_by_retrieval: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    verdict: Verdict | None = None  # a closed question's verdict, when decided from probabilities
 
 
 class ParagraphLocator:
@@ -151,7 +161,11 @@ class AnswerChain:
         k: int = 4,
         paragraph_words: int = 120,
         min_relevance: float = 0.40,
+        verdict_margin: float | None = None,
     ) -> None:
+        """`verdict_margin` None: a closed question's verdict is the word the model writes
+        first; a number: it is decided from the model's first-token probabilities, Yes
+        only when its log-odds over No exceed this margin (see `qa.verdict`)."""
         self.llm = llm
         self.searcher = searcher
         self.locator = locator
@@ -160,6 +174,11 @@ class AnswerChain:
         self.min_relevance = min_relevance
         self.rewrite_chain: Runnable = REWRITE_PROMPT | llm | StrOutputParser()
         self.answer_chain: Runnable = ANSWER_PROMPT | llm | StrOutputParser()
+        self.verdict_margin = verdict_margin
+        self.verdict_chain: Runnable = ANSWER_PROMPT | llm.bind(
+            max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS
+        )
+        self.prefilled_chain: Runnable = PREFILLED_ANSWER_PROMPT | llm | StrOutputParser()
         self._name_seen: dict[str, bool] = {}
         self._outlets = {
             f" {normalize_name(x)} "
@@ -214,6 +233,18 @@ class AnswerChain:
             if not self.in_archive(name):
                 out.append(name)
         return out
+
+    def decide_verdict(self, inputs: dict[str, str], form: AnswerForm) -> Verdict | None:
+        """A closed question's verdict from the model's first-token probabilities (one
+        one-token call; llama.cpp keeps the processed prompt for the answer that follows);
+        None when the model gives no probabilities or prefers neither option."""
+        if self.verdict_margin is None or form.kind == "open":
+            return None
+        top = first_token_logprobs(self.verdict_chain.invoke(inputs))
+        if top is None:
+            return None
+        margin = self.verdict_margin if form.kind == "yesno" else 0.0
+        return decide(top, form.lead_words, margin)
 
     def pick(self, question: str, result: SearchResult, k: int) -> list[Hit]:
         """The `k` paragraphs to show: for a question that names outlets, each named
@@ -311,17 +342,22 @@ class AnswerChain:
             return
         form = question_form(standalone)
         shown, paragraphs = self.shown(standalone, result.hits)
+        inputs = {"paragraphs": paragraphs, "question": standalone, "rules": lead_instruction(form)}
         raw = ""
         filt = AnswerFilter()
         first: float | None = None
+        verdict: Verdict | None = None
         try:
-            for piece in self.answer_chain.stream(
-                {
-                    "paragraphs": paragraphs,
-                    "question": standalone,
-                    "rules": lead_instruction(form),
-                }
-            ):
+            verdict = self.decide_verdict(inputs, form)
+            if verdict is None:
+                pieces = self.answer_chain.stream(inputs)
+            else:
+                # The reply starts with the decided verdict; the model writes the rest.
+                timings["verdict_ms"] = (time.perf_counter() - t2) * 1000
+                pieces = _prefixed(
+                    verdict.word, self.prefilled_chain.stream({**inputs, "verdict": verdict.word})
+                )
+            for piece in pieces:
                 if first is None and piece:
                     first = time.perf_counter()
                 raw += piece
@@ -340,7 +376,13 @@ class AnswerChain:
         if first is not None:
             timings["first_token_ms"] = (first - t0) * 1000
         yield ChainOutput(
-            question, standalone, result, resolve(raw, shown, form), raw=raw, timings=timings
+            question,
+            standalone,
+            result,
+            resolve(raw, shown, form),
+            raw=raw,
+            timings=timings,
+            verdict=verdict,
         )
 
     def invoke(
@@ -370,6 +412,22 @@ class AnswerChain:
                     yield AddableDict({key: item})
 
         return RunnableGenerator(gen)
+
+
+def _prefixed(word: str, pieces: Iterator[str]) -> Iterator[str]:
+    """The verdict, then the model's continuation of it. An endpoint that returns the
+    prefilled word again (a non-streaming reply does) does not get it twice."""
+    yield word
+    head: str | None = ""
+    for piece in pieces:
+        if head is not None:
+            head += piece
+            if len(head) < len(word) and word.lower().startswith(head.lower()):
+                continue  # might still be the word repeated
+            piece = head[len(word) :] if head.lower().startswith(word.lower()) else head
+            head = None
+        if piece:
+            yield piece
 
 
 def _bind(locator: ParagraphLocator, hit: Hit) -> Callable[[int, int, int, str, float], Citation]:

@@ -122,6 +122,7 @@ def run_eval(
                 "answer": answer.answer,
                 "refused": answer.refused,
                 "lead": None if answer.refused else _lead_word(answer.answer),
+                "verdict_logodds": answer.verdict_logodds,
                 "paper": paper_correct(q["answer"], paper_response(answer)),
                 "strict": strict_correct(q["answer"], answer),
                 "verified": answer.verified_citations,

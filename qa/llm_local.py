@@ -112,6 +112,10 @@ class LocalChatModel(BaseChatModel):
         }
         if stop:
             req["stop"] = stop
+        # First-token alternatives (the chain's verdict step), in OpenAI's format.
+        if kwargs.get("logprobs"):
+            req["logprobs"] = True
+            req["top_logprobs"] = int(kwargs.get("top_logprobs") or 1)
         return req
 
     def _generate(
@@ -126,8 +130,11 @@ class LocalChatModel(BaseChatModel):
             r = server.handle_chat_completions(self._request(messages, stop, **kwargs))
         if not isinstance(r, dict) or "choices" not in r:
             raise LocalModelError(f"llama.cpp returned an error: {r}")
-        text = r["choices"][0]["message"].get("content") or ""
+        choice = r["choices"][0]
+        text = choice["message"].get("content") or ""
         meta = {"model_name": self.model_name, "usage": r.get("usage"), "timings": r.get("timings")}
+        if choice.get("logprobs"):
+            meta["logprobs"] = choice["logprobs"]
         return ChatResult(
             generations=[ChatGeneration(message=AIMessage(content=text, response_metadata=meta))],
             llm_output=meta,

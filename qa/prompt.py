@@ -31,6 +31,11 @@ HUMAN = """<paragraphs>
 Question: {question}"""
 
 ANSWER_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", HUMAN)])
+# The same, with the reply's first word already written (the decided verdict): the model
+# continues it, so its cited claims argue for that verdict.
+PREFILLED_ANSWER_PROMPT = ChatPromptTemplate.from_messages(
+    [("system", SYSTEM), ("human", HUMAN), ("ai", "{verdict}")]
+)
 
 REWRITE_SYSTEM = """Rewrite the user's last question as one standalone question that can be understood without the conversation: replace pronouns and references ("he", "it", "and what about ...") with the names they refer to. Do not answer it. Reply with the question only."""
 

@@ -71,6 +71,10 @@ class Timings(BaseModel):
     generate_ms: float = 0.0
     total_ms: float = 0.0
     rewrite_ms: float = Field(0.0, description="Follow-up question rewriting (LLM).")
+    verdict_ms: float = Field(
+        0.0,
+        description="Deciding a closed question's verdict (two one-token LLM calls; part of generate_ms).",
+    )
     first_token_ms: float | None = Field(
         None, description="From the call to the first generated token (LLM)."
     )
@@ -91,6 +95,15 @@ class Answer(BaseModel):
     model: str | None = Field(None, description="The language model that wrote the answer.")
     standalone_question: str | None = Field(
         None, description="The follow-up rewritten with the chat history, as retrieved."
+    )
+    verdict: str | None = Field(
+        None, description="A closed question's verdict: Yes/No or the offered word it chose."
+    )
+    verdict_logodds: float | None = Field(
+        None,
+        description="Log-odds of the question's first option (Yes, or the first offered "
+        "word) over the second in the model's first token, when the verdict was decided "
+        "from them; positive favours the first.",
     )
     verified_citations: int = Field(0, description="Citations whose quote was found.")
     unverified_citations: int = Field(0, description="Citations shown without a quote.")

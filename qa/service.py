@@ -149,6 +149,9 @@ class QAService:
                 k=settings.llm_k,
                 paragraph_words=settings.llm_paragraph_words,
                 min_relevance=settings.min_relevance,
+                verdict_margin=settings.verdict_margin
+                if settings.resolved_verdict() == "calibrated"
+                else None,
             )
 
     @classmethod
@@ -270,12 +273,15 @@ class QAService:
                 generate_ms=round(t.get("generate_ms", 0.0), 1),
                 total_ms=round(seconds * 1000, 1),
                 rewrite_ms=round(t.get("rewrite_ms", 0.0), 1),
+                verdict_ms=round(t.get("verdict_ms", 0.0), 1),
                 first_token_ms=None
                 if t.get("first_token_ms") is None
                 else round(t["first_token_ms"], 1),
             ),
             model=self.chain.model_name if self.chain else None,
             standalone_question=out.standalone if out.standalone != out.question else None,
+            verdict=None if refused else r.verdict,
+            verdict_logodds=None if refused or out.verdict is None else out.verdict.logodds,
             verified_citations=verified,
             unverified_citations=unverified,
         )

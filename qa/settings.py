@@ -141,6 +141,20 @@ class Settings(BaseSettings):
         ge=20,
         description="Each paragraph shown to the LLM is trimmed to about this many words.",
     )
+    verdict: Literal["auto", "calibrated", "model"] = Field(
+        "auto",
+        description="How a yes/no (or 'X or not X') question's verdict is chosen: calibrated "
+        "(from the model's first-token probabilities: Yes only when its log-odds over No "
+        "exceed verdict_margin; then the model explains it), model (the word the model "
+        "writes first), auto (calibrated for the local generator, model for an "
+        "OpenAI-compatible endpoint).",
+    )
+    verdict_margin: float = Field(
+        0.6,
+        description="Log-odds by which Yes must beat No in the model's first token for a Yes "
+        "verdict. Fit once on 160 MultiHop-RAG development questions for the shipped 1.5B "
+        "model (README); refit it for another model.",
+    )
     llm_max_tokens: int = Field(200, ge=16, description="Longest generated answer, in tokens.")
     llm_ctx: int = Field(4096, ge=512, description="llama.cpp context size.")
     llm_threads: int | None = Field(
@@ -200,6 +214,13 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, v: object) -> object:
         return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    def resolved_verdict(self) -> str:
+        """`verdict` with auto resolved: the calibration margin is fit for the local model,
+        and an endpoint may not continue a prefilled reply."""
+        if self.verdict != "auto":
+            return self.verdict
+        return "calibrated" if self.resolved_generator() == "local" else "model"
 
     def resolved_generator(self) -> str:
         """The generator in use: the setting, else extractive.

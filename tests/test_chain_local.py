@@ -143,3 +143,31 @@ def test_models_fetch_cli_reuses_the_verified_file(gguf):
     assert (
         "already present, verified" in out.stdout and spec_for(DEFAULT_MODEL).sha256 in out.stdout
     )
+
+
+@pytest.mark.parametrize(
+    "true_claim, false_claim",
+    [
+        (
+            "Did Joe Biden stop a shipment of Polish MiG fighter jets to Kyiv?",
+            "Did Joe Biden approve the shipment of Polish MiG fighter jets to Kyiv?",
+        ),
+        ("Did Zelensky criticize NATO?", "Did Zelensky praise NATO for its bravery?"),
+    ],
+)
+def test_a_closed_questions_verdict_is_decided_and_explained(
+    local_service, true_claim, false_claim
+):
+    """The verdict comes from the model's first-token probabilities and the model's cited
+    words follow it. What they promise with a 1.5B model is a ranking (on MultiHop-RAG
+    development questions a gold-Yes question gets higher Yes log-odds than a gold-No one
+    76% of the time), not that every false claim falls under the margin (README, "Closed
+    questions")."""
+    margin = local_service.settings.verdict_margin
+    true, false = local_service.ask(true_claim), local_service.ask(false_claim)
+    assert true.verdict == "Yes" and true.verdict_logodds > margin
+    assert false.verdict_logodds < true.verdict_logodds
+    for answer in (true, false):
+        assert answer.verdict == ("Yes" if answer.verdict_logodds > margin else "No")
+        assert answer.answer.startswith(f"{answer.verdict} — ")
+        assert answer.citations and answer.citations[0].verified

@@ -1,14 +1,17 @@
 """The `openai` generator against a real OpenAI-compatible HTTP server on 127.0.0.1.
 
 The server is the tests' own small FastAPI app speaking `/v1/chat/completions` (plain
-and streamed). It plays a model that quotes the first sentence of paragraph [1] and,
-like careless models do, also cites a paragraph that was never shown ([7]). Everything
+and streamed, with first-token `logprobs` when asked). It plays a model that quotes the
+first sentence of paragraph [1] and, like careless models do, also cites a paragraph that
+was never shown ([7]); asked a yes/no question it leans to "Yes", but not by much, and
+it continues a reply whose start is prefilled. Everything
 else is real: the index, retrieval, langchain-openai's client, parsing, verification.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import threading
@@ -36,6 +39,13 @@ def fake_reply(messages: list[dict]) -> str:
     return f"{first} [1] [7]"
 
 
+def first_token_logprobs(messages: list[dict]) -> list[dict]:
+    """The Yes-leaning model of a yes/no question: P(Yes) 0.6, P(No) 0.39 (log-odds
+    0.43, under the 0.6 margin a Yes needs)."""
+    top = [("Yes", 0.6), ("No", 0.39), ("The", 0.01)]
+    return [{"token": t, "logprob": math.log(p), "bytes": list(t.encode())} for t, p in top]
+
+
 def make_app(log: list[dict]):
     app = FastAPI()
 
@@ -43,8 +53,21 @@ def make_app(log: list[dict]):
     async def chat(request: Request):
         body = await request.json()
         log.append(body)
-        text = fake_reply(body["messages"])
+        messages = body["messages"]
+        prefill = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
         base = {"id": "x", "created": int(time.time()), "model": body["model"]}
+        if body.get("logprobs"):
+            top = first_token_logprobs(messages)[: body.get("top_logprobs") or 1]
+            choice = {
+                "index": 0,
+                "finish_reason": "length",
+                "message": {"role": "assistant", "content": top[0]["token"]},
+                "logprobs": {"content": [{**top[0], "top_logprobs": top}]},
+            }
+            return JSONResponse({**base, "object": "chat.completion", "choices": [choice]})
+        text = fake_reply(messages[:-1] if prefill else messages)
+        if prefill:
+            text = ", " + text[0].lower() + text[1:]  # the rest of the prefilled reply
         if not body.get("stream"):
             return JSONResponse(
                 {
@@ -196,3 +219,47 @@ def test_endpoint_down_is_a_clear_error(seed_index):
             svc.ask(SEED_QUESTION)
     finally:
         svc.close()
+
+
+CLOSED = "Did Joe Biden approve the shipment of Polish MiG fighter jets to Kyiv?"
+
+
+def test_a_closed_questions_verdict_is_decided_then_explained(seed_index, endpoint):
+    """The model leans to Yes (0.6 against 0.39), less than the margin a Yes needs: the
+    verdict is No, and the model writes the rest of a reply that starts with it."""
+    url, log = endpoint
+    settings = Settings(
+        index_dir=seed_index,
+        generator="openai",
+        openai_base_url=url,
+        openai_model="fake-model",
+        verdict="calibrated",
+        verdict_margin=0.6,
+    )
+    svc = QAService.from_settings(settings)
+    try:
+        n = len(log)
+        items = list(svc.stream(CLOSED))
+    finally:
+        svc.close()
+    final = items[-1]
+    assert final.verdict == "No"
+    assert math.isclose(final.verdict_logodds, math.log(0.6 / 0.39), abs_tol=1e-3)
+    assert final.answer.startswith("No — ") and final.citations and final.citations[0].verified
+    assert "".join(items[:-1]).startswith("No, ")  # streamed: the verdict, then the model's words
+    probe, answer = log[n:]
+    assert probe["logprobs"] is True and probe["top_logprobs"] == 20
+    assert (probe.get("max_completion_tokens") or probe.get("max_tokens")) == 1
+    assert "[1]" in probe["messages"][-1]["content"]
+    assert answer["messages"][:-1] == probe["messages"]  # same prompt, reused by llama.cpp
+    assert answer["messages"][-1] == {"role": "assistant", "content": "No"}
+
+
+def test_the_default_for_an_endpoint_is_the_models_own_verdict(openai_service, endpoint):
+    """auto: the margin is fit for the local model, and an endpoint may not continue a
+    prefilled reply, so an OpenAI-compatible one is asked once and its first word kept."""
+    _, log = endpoint
+    n = len(log)
+    answer = openai_service.ask(CLOSED)
+    assert len(log) == n + 1 and not log[n].get("logprobs")
+    assert answer.verdict is None and answer.verdict_logodds is None

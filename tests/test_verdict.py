@@ -1,0 +1,94 @@
+"""Verdicts of closed questions from first-token probabilities: the arithmetic (no
+model needed) and the prefilled continuation."""
+
+from __future__ import annotations
+
+import math
+
+from langchain_core.messages import AIMessage
+
+from qa.chain import _prefixed
+from qa.verdict import decide, first_token_logprobs, option_logprob
+
+YES_NO = ("Yes", "No")
+
+
+def lp(p: float) -> float:
+    return math.log(p)
+
+
+def test_yes_must_beat_no_by_the_margin():
+    top = {"Yes": lp(0.6), "No": lp(0.3), "The": lp(0.05)}
+    logodds = math.log(0.6 / 0.3)  # 0.69: the Yes a 1.5B model gives to most questions
+    v = decide(top, YES_NO, margin=0.0)
+    assert v.word == "Yes" and math.isclose(v.logodds, logodds, abs_tol=1e-3)
+    assert decide(top, YES_NO, margin=logodds - 0.01).word == "Yes"
+    assert decide(top, YES_NO, margin=logodds + 0.01).word == "No"
+    assert decide({"Yes": lp(0.3), "No": lp(0.6)}, YES_NO, margin=-1.0).word == "Yes"
+
+
+def test_spellings_of_an_option_add_up_and_single_letters_do_not_count():
+    top = {"Yes": lp(0.3), " yes": lp(0.1), "YES": lp(0.05), "No": lp(0.2), "N": lp(0.3)}
+    assert math.isclose(option_logprob(top, "Yes", YES_NO), math.log(0.45), abs_tol=1e-9)
+    assert math.isclose(option_logprob(top, "No", YES_NO), math.log(0.2), abs_tol=1e-9)
+
+
+def test_offered_words_are_matched_by_their_first_token():
+    options = ("Consistent", "Inconsistent")
+    top = {"Cons": lp(0.3), "In": lp(0.5), "I": lp(0.1), "consistent": lp(0.05)}
+    assert math.isclose(option_logprob(top, "Consistent", options), math.log(0.35), abs_tol=1e-9)
+    # "I" is one letter (it starts "I cannot …" as well): not counted for Inconsistent.
+    assert math.isclose(option_logprob(top, "Inconsistent", options), math.log(0.5), abs_tol=1e-9)
+    # A token that begins both options says nothing about either.
+    both = ("Agree", "Agreement")
+    assert option_logprob({"Ag": lp(0.9), "x": lp(0.01)}, "Agree", both) == math.log(0.01)
+
+
+def test_an_option_missing_from_the_list_gets_the_last_listed_probability():
+    top = {"Yes": lp(0.8), "The": lp(0.1), "I": lp(0.05)}
+    # "No" is not listed: bounded by the last listed (0.05), not -inf.
+    v = decide(top, YES_NO)
+    assert math.isclose(v.logodds, math.log(0.8 / 0.05), abs_tol=1e-3) and v.word == "Yes"
+    assert decide({"No": lp(0.8), "The": lp(0.1), "I": lp(0.05)}, YES_NO).word == "No"
+
+
+def test_no_verdict_when_the_model_was_not_going_to_give_one():
+    # It was going to refuse ("I could not find …"): leave the reply to the model.
+    assert decide({"I": lp(0.9), "The": lp(0.05)}, YES_NO) is None
+    assert decide({}, YES_NO) is None
+
+
+def test_first_token_logprobs_read_openais_format_from_a_message():
+    msg = AIMessage(
+        content="Yes",
+        response_metadata={
+            "logprobs": {
+                "content": [
+                    {
+                        "token": "Yes",
+                        "logprob": -0.1,
+                        "top_logprobs": [
+                            {"token": "Yes", "logprob": -0.1, "bytes": [89, 101, 115]},
+                            {"token": "No", "logprob": -2.4, "bytes": [78, 111]},
+                        ],
+                    }
+                ]
+            }
+        },
+    )
+    assert first_token_logprobs(msg) == {"Yes": -0.1, "No": -2.4}
+    assert first_token_logprobs(AIMessage(content="Yes")) is None
+
+
+def test_the_prefilled_verdict_is_streamed_once():
+    # A streaming endpoint sends only the continuation ...
+    assert "".join(_prefixed("No", iter([",", " the council", " did not [1]"]))) == (
+        "No, the council did not [1]"
+    )
+    # ... a non-streaming one the whole reply, the prefilled word included.
+    assert "".join(_prefixed("No", iter(["No, the council did not [1]"]))) == (
+        "No, the council did not [1]"
+    )
+    assert "".join(_prefixed("Yes", iter(["Y", "es", ", it did [2]"]))) == "Yes, it did [2]"
+    # A continuation that merely starts like the word is kept.
+    assert "".join(_prefixed("No", iter(["vember 3 saw [1]"]))) == "November 3 saw [1]"
