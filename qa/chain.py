@@ -246,6 +246,17 @@ class AnswerChain:
         margin = self.verdict_margin if form.kind == "yesno" else 0.0
         return decide(top, form.lead_words, margin)
 
+    def probe_verdict(self, question: str) -> Verdict | None:
+        """What the verdict step sees for `question`, decided with no margin: the same
+        retrieval, paragraphs and prompt as `stream`, one token. `eval verdict` fits the
+        margin on these log-odds."""
+        result = self.searcher.search(question, 2 * self.k, None)
+        form = question_form(question)
+        _, paragraphs = self.shown(question, self.pick(question, result, self.k))
+        inputs = {"paragraphs": paragraphs, "question": question, "rules": lead_instruction(form)}
+        top = first_token_logprobs(self.verdict_chain.invoke(inputs))
+        return None if top is None else decide(top, ("Yes", "No"), 0.0)
+
     def pick(self, question: str, result: SearchResult, k: int) -> list[Hit]:
         """The `k` paragraphs to show: for a question that names outlets, each named
         outlet's best paragraph first (from the retrieved pool, else from the retriever's

@@ -350,6 +350,29 @@ def models_check(
     _guard(run)
 
 
+def _multihop_service(data: Path, cache: Path):
+    """The QA service over MultiHop-RAG's 609 articles, indexed once into `cache`."""
+    from index.archive import ArchiveIndex
+
+    from .eval_retrieval import MULTIHOP_FIELDS, ensure_index
+    from .service import QAService, make_chat_model
+
+    s = _settings()
+    embedder = s.load_embedder()
+    # Built once, rebuilt when the model or chunk settings change (same rule as
+    # `eval retrieval`); the benchmark's bodies stay outside the repository.
+    index_dir = ensure_index(
+        cache / "index",
+        [data / "corpus_train.json"],
+        embedder,
+        MULTIHOP_FIELDS,
+        chunking=s.chunk_settings(),
+    )
+    s = s.model_copy(update={"index_dir": index_dir})
+    idx = ArchiveIndex.open(index_dir, model_name=embedder.name, dim=embedder.dim)
+    return QAService(s, embedder, idx, make_chat_model(s))
+
+
 @eval_app.command("multihop")
 def eval_multihop(
     data: Annotated[Path, typer.Option("--data", help="The MultiHop-RAG folder.")] = Path(
@@ -367,28 +390,9 @@ def eval_multihop(
     def run():
 
         from .eval_multihop import load_queries, run_eval, stratified_sample
-        from .eval_retrieval import MULTIHOP_FIELDS, ensure_index
-        from .service import QAService
 
-        s = _settings()
         queries = load_queries(data)
-        embedder = s.load_embedder()
-        # Built once, rebuilt when the model or chunk settings change (same rule as
-        # `eval retrieval`); the benchmark's bodies stay outside the repository.
-        index_dir = ensure_index(
-            cache / "index",
-            [data / "corpus_train.json"],
-            embedder,
-            MULTIHOP_FIELDS,
-            chunking=s.chunk_settings(),
-        )
-        from index.archive import ArchiveIndex
-
-        from .service import make_chat_model
-
-        s = s.model_copy(update={"index_dir": index_dir})
-        idx = ArchiveIndex.open(index_dir, model_name=embedder.name, dim=embedder.dim)
-        service = QAService(s, embedder, idx, make_chat_model(s))
+        service = _multihop_service(data, cache)
         picked = stratified_sample(queries, sample, seed)
 
         def progress(i, q, a, secs):
@@ -413,6 +417,52 @@ def eval_multihop(
                 },
                 indent=2,
             )
+        )
+
+    _guard(run)
+
+
+@eval_app.command("verdict")
+def eval_verdict(
+    data: Annotated[Path, typer.Option("--data", help="The MultiHop-RAG folder.")] = Path(
+        "../shared/data/multihop-rag"
+    ),
+    sample: Annotated[int, typer.Option("--sample", help="Yes/no questions per seed.")] = 80,
+    seeds: Annotated[list[int], typer.Option("--seed", help="Repeat for more draws.")] = [101],  # noqa: B006
+    exclude_seeds: Annotated[
+        list[int],
+        typer.Option("--exclude-seed", help="Leave out this `eval multihop --sample 40` sample."),
+    ] = [7, 11],  # noqa: B006
+    cache: Annotated[
+        Path, typer.Option("--cache", help="Where the benchmark's index is built once.")
+    ] = Path("artifacts/multihop"),
+    out: Annotated[Path | None, typer.Option("--out", help="Write every row as JSON.")] = None,
+) -> None:
+    """Fit `verdict_margin` for the configured LLM: its first-token Yes/No log-odds on
+    MultiHop-RAG yes/no questions outside the evaluated samples."""
+
+    def run():
+        from .eval_multihop import load_queries
+        from .eval_verdict import draw_questions, probe_all, summarize
+
+        service = _multihop_service(data, cache)
+        if service.chain is None:
+            raise ValueError("eval verdict needs an LLM generator (ARCHIVE_QA_GENERATOR=local)")
+        questions = draw_questions(load_queries(data), sample, seeds, exclude_seeds)
+
+        def logodds(q: str) -> float | None:
+            v = service.chain.probe_verdict(q)
+            return None if v is None else v.logodds
+
+        def progress(i, q, lo):
+            typer.echo(f"{i:>3}/{len(questions)} gold={q['answer']!r} logodds={lo}", err=True)
+
+        rows = probe_all(questions, logodds, progress)
+        result = summarize(rows)
+        if out:
+            out.write_text(json.dumps({**result, "rows": rows}, indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps({"model": service.chain.model_name, "seeds": seeds, **result}, indent=2)
         )
 
     _guard(run)

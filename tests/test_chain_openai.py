@@ -253,6 +253,13 @@ def test_a_closed_questions_verdict_is_decided_then_explained(seed_index, endpoi
     assert "[1]" in probe["messages"][-1]["content"]
     assert answer["messages"][:-1] == probe["messages"]  # same prompt, reused by llama.cpp
     assert answer["messages"][-1] == {"role": "assistant", "content": "No"}
+    # The probe alone, as `eval verdict` uses it to fit the margin: same log-odds.
+    svc = QAService.from_settings(settings)
+    try:
+        probed = svc.chain.probe_verdict(CLOSED)
+    finally:
+        svc.close()
+    assert probed.word == "Yes" and probed.logodds == final.verdict_logodds  # margin 0
 
 
 def test_the_default_for_an_endpoint_is_the_models_own_verdict(openai_service, endpoint):

@@ -92,3 +92,38 @@ def test_the_prefilled_verdict_is_streamed_once():
     assert "".join(_prefixed("Yes", iter(["Y", "es", ", it did [2]"]))) == "Yes, it did [2]"
     # A continuation that merely starts like the word is kept.
     assert "".join(_prefixed("No", iter(["vember 3 saw [1]"]))) == "November 3 saw [1]"
+
+
+def test_the_margin_fit_scores_each_margin_and_the_held_out_halves():
+    from qa.eval_verdict import best_margin, summarize
+
+    # Gold-Yes questions get log-odds 0.8-1.2, gold-No ones 0.2-0.6: the model prefers
+    # Yes for all of them (first word right 50%), a margin between the groups is right.
+    rows = [{"gold_yes": True, "logodds": 0.8 + 0.1 * i, "first": "Yes"} for i in range(5)] + [
+        {"gold_yes": False, "logodds": 0.2 + 0.1 * i, "first": "Yes"} for i in range(5)
+    ]
+    assert 0.6 <= best_margin(rows) < 0.8
+    report = summarize(rows, splits=20)
+    assert report["n"] == 10 and report["gold_yes"] == 5
+    assert report["first_word_accuracy"] == 0.5
+    assert report["accuracy_at_best"] == 1.0 and report["roc_auc"] == 1.0
+    assert 0.5 < report["accuracy_fit_on_other_half"] <= 1.0
+    assert report["accuracy_by_margin"][0.0] == 0.5
+
+
+def test_margin_questions_stay_out_of_the_evaluated_samples():
+    from qa.eval_multihop import stratified_sample
+    from qa.eval_verdict import draw_questions
+
+    queries = [
+        {"query": f"q{i}", "question_type": t, "answer": a}
+        for i, (t, a) in enumerate(
+            [(t, a) for t in ("comparison_query", "temporal_query") for a in ("Yes", "No")] * 30
+            + [("inference_query", "Google"), ("null_query", "Insufficient information.")] * 30
+        )
+    ]
+    held = {q["query"] for q in stratified_sample(queries, 40, 7)}
+    drawn = draw_questions(queries, 20, [101, 202], exclude_seeds=[7])
+    assert len(drawn) == 40 and len({q["query"] for q in drawn}) == 40  # no repeats
+    assert not held & {q["query"] for q in drawn}
+    assert {q["answer"] for q in drawn} == {"Yes", "No"}
