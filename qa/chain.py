@@ -9,6 +9,7 @@ LangChain `Runnable` (invoke/stream) for use inside other chains.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from index.errors import ArchiveQAError
 from index.store import ChunkStore
 
 from .answer_form import (
+    YES_NO,
     AnswerForm,
     lead_instruction,
     mentions,
@@ -44,6 +46,8 @@ from .prompt import (
 from .response import Citation, Filters
 from .retriever import Hit, HybridSearcher, SearchResult
 from .verdict import TOP_LOGPROBS, Verdict, decide, first_token_logprobs
+
+log = logging.getLogger(__name__)
 
 
 class GeneratorError(ArchiveQAError):
@@ -235,27 +239,38 @@ class AnswerChain:
         return out
 
     def decide_verdict(self, inputs: dict[str, str], form: AnswerForm) -> Verdict | None:
-        """A closed question's verdict from the model's first-token probabilities (one
-        one-token call; llama.cpp keeps the processed prompt for the answer that follows);
-        None when the model gives no probabilities or prefers neither option."""
-        if self.verdict_margin is None or form.kind == "open":
+        """A yes/no question's verdict from the model's first-token probabilities (one
+        one-token call; llama.cpp keeps the processed prompt for the answer that follows).
+        None, and the model's own first word stands, when the verdict is not decided this
+        way (questions that offer two words: no evidence it helps them), when the model
+        gives no probabilities or the probe fails (an endpoint that rejects `logprobs`),
+        or when it would rather start otherwise (a refusal)."""
+        if self.verdict_margin is None or form.kind != "yesno":
             return None
-        top = first_token_logprobs(self.verdict_chain.invoke(inputs))
+        try:
+            top = first_token_logprobs(self.verdict_chain.invoke(inputs))
+        except ArchiveQAError:
+            raise
+        except Exception as exc:  # the answer call reports an endpoint that is really down
+            log.warning("verdict probe failed, the model's own verdict stands: %s", exc)
+            return None
         if top is None:
             return None
-        margin = self.verdict_margin if form.kind == "yesno" else 0.0
-        return decide(top, form.lead_words, margin)
+        return decide(top, form.lead_words, self.verdict_margin)
 
     def probe_verdict(self, question: str) -> Verdict | None:
-        """What the verdict step sees for `question`, decided with no margin: the same
-        retrieval, paragraphs and prompt as `stream`, one token. `eval verdict` fits the
-        margin on these log-odds."""
+        """What the verdict step sees for a yes/no `question`, decided with no margin: the
+        same retrieval, paragraphs and prompt as `stream`, one token. None for a question
+        the chain refuses before the model, or one the model would not start with Yes or
+        No. `eval verdict` fits the margin on these log-odds."""
         result = self.searcher.search(question, 2 * self.k, None)
+        if result.too_weak(self.min_relevance) is not None or self.unknown_names(question, result):
+            return None
         form = question_form(question)
         _, paragraphs = self.shown(question, self.pick(question, result, self.k))
         inputs = {"paragraphs": paragraphs, "question": question, "rules": lead_instruction(form)}
         top = first_token_logprobs(self.verdict_chain.invoke(inputs))
-        return None if top is None else decide(top, ("Yes", "No"), 0.0)
+        return None if top is None else decide(top, YES_NO, 0.0)
 
     def pick(self, question: str, result: SearchResult, k: int) -> list[Hit]:
         """The `k` paragraphs to show: for a question that names outlets, each named
@@ -359,12 +374,13 @@ class AnswerChain:
         first: float | None = None
         verdict: Verdict | None = None
         try:
+            tv = time.perf_counter()
             verdict = self.decide_verdict(inputs, form)
             if verdict is None:
                 pieces = self.answer_chain.stream(inputs)
             else:
                 # The reply starts with the decided verdict; the model writes the rest.
-                timings["verdict_ms"] = (time.perf_counter() - t2) * 1000
+                timings["verdict_ms"] = (time.perf_counter() - tv) * 1000
                 pieces = _prefixed(
                     verdict.word, self.prefilled_chain.stream({**inputs, "verdict": verdict.word})
                 )
@@ -439,6 +455,8 @@ def _prefixed(word: str, pieces: Iterator[str]) -> Iterator[str]:
             head = None
         if piece:
             yield piece
+    if head:
+        yield head  # the stream ended on what only looked like the start of the word
 
 
 def _bind(locator: ParagraphLocator, hit: Hit) -> Callable[[int, int, int, str, float], Citation]:

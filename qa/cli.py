@@ -433,6 +433,9 @@ def eval_verdict(
         list[int],
         typer.Option("--exclude-seed", help="Leave out this `eval multihop --sample 40` sample."),
     ] = [7, 11],  # noqa: B006
+    exclude_sample: Annotated[
+        int, typer.Option("--exclude-sample", help="The --sample of those runs.")
+    ] = 40,
     cache: Annotated[
         Path, typer.Option("--cache", help="Where the benchmark's index is built once.")
     ] = Path("artifacts/multihop"),
@@ -448,7 +451,7 @@ def eval_verdict(
         service = _multihop_service(data, cache)
         if service.chain is None:
             raise ValueError("eval verdict needs an LLM generator (ARCHIVE_QA_GENERATOR=local)")
-        questions = draw_questions(load_queries(data), sample, seeds, exclude_seeds)
+        questions = draw_questions(load_queries(data), sample, seeds, exclude_seeds, exclude_sample)
 
         def logodds(q: str) -> float | None:
             v = service.chain.probe_verdict(q)

@@ -73,7 +73,8 @@ class Timings(BaseModel):
     rewrite_ms: float = Field(0.0, description="Follow-up question rewriting (LLM).")
     verdict_ms: float = Field(
         0.0,
-        description="Deciding a closed question's verdict (two one-token LLM calls; part of generate_ms).",
+        description="Deciding a yes/no question's verdict (one one-token LLM call; part of "
+        "generate_ms).",
     )
     first_token_ms: float | None = Field(
         None, description="From the call to the first generated token (LLM)."

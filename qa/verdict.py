@@ -10,8 +10,8 @@ more than its greedy first token says; only the threshold is wrong.
 So the verdict is decided before the answer is written: one one-token call returns the
 first token's top alternatives, and the verdict is Yes only when Yes beats No by a margin
 (a setting, fit once on development questions, never on evaluated ones). On those 160
-questions that takes yes/no accuracy from 0.61 (the model's own first word) to 0.76 (0.74
-with the margin fit on one half and scored on the other). Contextual calibration (Zhao et
+questions that takes yes/no accuracy from 0.61 (Yes whenever the model prefers it to No)
+to 0.76 (0.74 with the margin fit on one half and scored on the other). Contextual calibration (Zhao et
 al. 2021: subtracting the log-odds the model gives without paragraphs) ranked no better
 (AUC 0.76) and cost a second call, so it is not used. The model then writes its cited
 explanation after the verdict, which the chain puts in its mouth (an assistant-message
@@ -58,36 +58,50 @@ def first_token_logprobs(message: Any) -> dict[str, float] | None:
     return out or None
 
 
-def _matched(top: Mapping[str, float], word: str, others: Sequence[str]) -> float | None:
+def _option_tokens(top: Mapping[str, float], word: str, options: Sequence[str]) -> list[str]:
+    """The listed tokens that begin `word` and no other option; one-letter pieces ("I",
+    "N") only when they are the whole word: they start too many other replies."""
     w = word.lower()
-    rivals = [o.lower() for o in others if o.lower() != w]
-    total = 0.0
-    for tok, lp in top.items():
+    rivals = [o.lower() for o in options if o.lower() != w]
+    out = []
+    for tok in top:
         t = tok.strip().lower()
         if not t or (len(t) < 2 and t != w) or not w.startswith(t):
             continue
-        if any(r.startswith(t) for r in rivals):
-            continue
-        total += math.exp(lp)
-    return math.log(total) if total > 0 else None
+        if not any(r.startswith(t) for r in rivals):
+            out.append(tok)
+    return out
 
 
-def option_logprob(top: Mapping[str, float], word: str, others: Sequence[str]) -> float:
-    """Log-probability that the reply starts with `word`: the summed probability of the
-    listed tokens that begin it ("Yes", " yes", "Cons" for "Consistent") and begin no
-    other option. One-letter pieces ("I", "N") are left out: they start too many words.
-    An option none of whose tokens is listed gets the last listed token's log-probability
-    (an upper bound), so its absence cannot blow the calibration up."""
-    found = _matched(top, word, others)
-    return found if found is not None else min(top.values(), default=-math.inf)
+def _unlisted(top: Mapping[str, float]) -> float:
+    """An upper bound on the log-probability of a token not in the list: no more than the
+    least likely listed one, nor than the probability the list leaves over."""
+    rest = 1.0 - sum(math.exp(v) for v in top.values())
+    least = min(top.values(), default=0.0)
+    return min(least, math.log(max(rest, 1e-9)))
+
+
+def option_logprob(top: Mapping[str, float], word: str, options: Sequence[str]) -> float:
+    """Log-probability that the reply starts with `word`: the summed probability of its
+    tokens ("Yes", " yes", "YES"). An option none of whose tokens is listed gets an upper
+    bound (`_unlisted`), so its absence cannot blow the log-odds up."""
+    toks = _option_tokens(top, word, options)
+    if not toks:
+        return _unlisted(top)
+    return math.log(sum(math.exp(top[t]) for t in toks))
 
 
 def decide(top: Mapping[str, float], options: Sequence[str], margin: float = 0.0) -> Verdict | None:
     """The first of two `options` when its log-odds over the second exceed `margin`, else
-    the second. None when neither option is among the model's likely first tokens (it was
-    going to refuse or say something else: let it)."""
+    the second. None when the model is likelier to start some other way than with either
+    option (a refusal, "The paragraphs …"): then the reply is left to the model."""
     a, b = options
-    if all(_matched(top, w, options) is None for w in options):
+    mine = {t for w in options for t in _option_tokens(top, w, options)}
+    if not mine:
+        return None
+    p_options = sum(math.exp(top[t]) for t in mine)
+    p_other = max((math.exp(v) for t, v in top.items() if t not in mine), default=0.0)
+    if p_other > p_options:
         return None
     logodds = option_logprob(top, a, options) - option_logprob(top, b, options)
     return Verdict(a if logodds > margin else b, round(logodds, 4))

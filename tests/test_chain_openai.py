@@ -36,6 +36,8 @@ def fake_reply(messages: list[dict]) -> str:
         return f"What did Volodymyr Zelensky say, {last.lower()}"
     block = re.search(r"\[1\] (.*?)(?:\n\(from:|\n\n|$)", user, re.S).group(1)
     first = re.match(r".+?[.!?](?=\s|$)", block.strip(), re.S).group(0)
+    if re.search(r"Question: (?:Did|Does|Was|Is)\b", user):
+        return f"Yes, {first[0].lower()}{first[1:]} [1] [7]"  # it answers Yes, of course
     return f"{first} [1] [7]"
 
 
@@ -56,7 +58,13 @@ def make_app(log: list[dict]):
         messages = body["messages"]
         prefill = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
         base = {"id": "x", "created": int(time.time()), "model": body["model"]}
-        if body.get("logprobs"):
+        asked = re.search(r"Question: (.*)", messages[-1]["content"])
+        question = asked.group(1) if asked else ""
+        if body.get("logprobs") and "Zelensky" in question:
+            # An endpoint that does not support logprobs and says so.
+            return JSONResponse({"error": {"message": "logprobs not supported"}}, 400)
+        if body.get("logprobs") and "soldier" not in question:
+            # ("soldier": one that ignores the request and answers as usual.)
             top = first_token_logprobs(messages)[: body.get("top_logprobs") or 1]
             choice = {
                 "index": 0,
@@ -66,8 +74,8 @@ def make_app(log: list[dict]):
             }
             return JSONResponse({**base, "object": "chat.completion", "choices": [choice]})
         text = fake_reply(messages[:-1] if prefill else messages)
-        if prefill:
-            text = ", " + text[0].lower() + text[1:]  # the rest of the prefilled reply
+        if prefill:  # the rest of the prefilled reply
+            text = ", " + text.removeprefix("Yes, ")
         if not body.get("stream"):
             return JSONResponse(
                 {
@@ -269,4 +277,33 @@ def test_the_default_for_an_endpoint_is_the_models_own_verdict(openai_service, e
     n = len(log)
     answer = openai_service.ask(CLOSED)
     assert len(log) == n + 1 and not log[n].get("logprobs")
-    assert answer.verdict is None and answer.verdict_logodds is None
+    assert answer.verdict == "Yes" and answer.answer.startswith("Yes — ")
+    assert answer.verdict_logodds is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Did Zelensky say he sees no bravery from NATO?",  # the endpoint rejects logprobs
+        "Did the captured soldier say his phone was taken away?",  # ... or ignores them
+    ],
+)
+def test_without_logprobs_the_models_own_verdict_stands(seed_index, endpoint, question):
+    url, log = endpoint
+    settings = Settings(
+        index_dir=seed_index,
+        generator="openai",
+        openai_base_url=url,
+        openai_model="fake-model",
+        verdict="calibrated",
+    )
+    svc = QAService.from_settings(settings)
+    try:
+        n = len(log)
+        answer = svc.ask(question)
+    finally:
+        svc.close()
+    assert log[n].get("logprobs") and not log[n + 1].get("logprobs")  # probed, then asked
+    assert log[n + 1]["messages"][-1]["role"] == "user"  # no prefill
+    assert answer.verdict == "Yes" and answer.verdict_logodds is None
+    assert answer.citations and answer.citations[0].verified

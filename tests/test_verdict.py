@@ -44,18 +44,25 @@ def test_offered_words_are_matched_by_their_first_token():
     assert option_logprob({"Ag": lp(0.9), "x": lp(0.01)}, "Agree", both) == math.log(0.01)
 
 
-def test_an_option_missing_from_the_list_gets_the_last_listed_probability():
-    top = {"Yes": lp(0.8), "The": lp(0.1), "I": lp(0.05)}
-    # "No" is not listed: bounded by the last listed (0.05), not -inf.
+def test_an_option_missing_from_the_list_gets_an_upper_bound():
+    top = {"Yes": lp(0.8), "The": lp(0.1), "It": lp(0.05)}
+    # "No" is not listed: at most the least listed (0.05) and what the list leaves (0.05).
     v = decide(top, YES_NO)
     assert math.isclose(v.logodds, math.log(0.8 / 0.05), abs_tol=1e-3) and v.word == "Yes"
-    assert decide({"No": lp(0.8), "The": lp(0.1), "I": lp(0.05)}, YES_NO).word == "No"
+    assert decide({"No": lp(0.8), "The": lp(0.1), "It": lp(0.05)}, YES_NO).word == "No"
+    # An endpoint that lists one alternative: the rest of the mass bounds the other option.
+    v = decide({"Yes": lp(0.95)}, YES_NO, margin=0.6)
+    assert v.word == "Yes" and math.isclose(v.logodds, math.log(0.95 / 0.05), abs_tol=1e-3)
 
 
-def test_no_verdict_when_the_model_was_not_going_to_give_one():
+def test_no_verdict_when_the_model_would_rather_say_something_else():
     # It was going to refuse ("I could not find …"): leave the reply to the model.
+    assert decide({"I": lp(0.85), "Yes": lp(0.10), "No": lp(0.03)}, YES_NO) is None
+    assert decide({"The": lp(0.5), "Yes": lp(0.3)}, YES_NO) is None
     assert decide({"I": lp(0.9), "The": lp(0.05)}, YES_NO) is None
     assert decide({}, YES_NO) is None
+    # Yes and No together outweigh any other start: decided.
+    assert decide({"The": lp(0.3), "Yes": lp(0.2), "No": lp(0.15)}, YES_NO).word == "Yes"
 
 
 def test_first_token_logprobs_read_openais_format_from_a_message():
@@ -90,8 +97,9 @@ def test_the_prefilled_verdict_is_streamed_once():
         "No, the council did not [1]"
     )
     assert "".join(_prefixed("Yes", iter(["Y", "es", ", it did [2]"]))) == "Yes, it did [2]"
-    # A continuation that merely starts like the word is kept.
+    # A continuation that merely starts like the word is kept, even when it ends there.
     assert "".join(_prefixed("No", iter(["vember 3 saw [1]"]))) == "November 3 saw [1]"
+    assert "".join(_prefixed("Yes", iter(["Y"]))) == "YesY"
 
 
 def test_the_margin_fit_scores_each_margin_and_the_held_out_halves():
