@@ -143,17 +143,18 @@ class Settings(BaseSettings):
     )
     verdict: Literal["auto", "calibrated", "model"] = Field(
         "auto",
-        description="How a yes/no (or 'X or not X') question's verdict is chosen: calibrated "
+        description="How a yes/no question's verdict is chosen: calibrated "
         "(from the model's first-token probabilities: Yes only when its log-odds over No "
         "exceed verdict_margin; then the model explains it), model (the word the model "
         "writes first), auto (calibrated for the local generator, model for an "
-        "OpenAI-compatible endpoint).",
+        "OpenAI-compatible endpoint; calibrated there needs one that continues a prefilled "
+        "assistant message, as llama.cpp's server does).",
     )
     verdict_margin: float = Field(
         0.6,
         description="Log-odds by which Yes must beat No in the model's first token for a Yes "
-        "verdict. Fit once on 160 MultiHop-RAG development questions for the shipped 1.5B "
-        "model (README); refit it for another model.",
+        "verdict. Fit once on 157 MultiHop-RAG development questions for the shipped 1.5B "
+        "model (`archive-qa eval verdict`, README); refit it for another model.",
     )
     llm_max_tokens: int = Field(200, ge=16, description="Longest generated answer, in tokens.")
     llm_ctx: int = Field(4096, ge=512, description="llama.cpp context size.")
