@@ -261,12 +261,14 @@ class AnswerChain:
     def probe_verdict(self, question: str) -> Verdict | None:
         """What the verdict step sees for a yes/no `question`, decided with no margin: the
         same retrieval, paragraphs and prompt as `stream`, one token. None for a question
-        the chain refuses before the model, or one the model would not start with Yes or
-        No. `eval verdict` fits the margin on these log-odds."""
+        the chain refuses before the model, one it does not read as yes/no, or one the model
+        would not start with Yes or No. `eval verdict` fits the margin on these log-odds."""
         result = self.searcher.search(question, 2 * self.k, None)
         if result.too_weak(self.min_relevance) is not None or self.unknown_names(question, result):
             return None
         form = question_form(question)
+        if form.kind != "yesno":
+            return None
         _, paragraphs = self.shown(question, self.pick(question, result, self.k))
         inputs = {"paragraphs": paragraphs, "question": question, "rules": lead_instruction(form)}
         top = first_token_logprobs(self.verdict_chain.invoke(inputs))
