@@ -117,8 +117,8 @@ class Settings(BaseSettings):
     generator: str | None = Field(
         None,
         description="Answer generator: local | openai | extractive; default: extractive (the "
-        "local 1.5B model answers better on MultiHop-RAG but takes 15-25 s on 2 cores and "
-        "leans to Yes; choose it explicitly).",
+        "local 1.5B model answers better on MultiHop-RAG but takes 9-25 s on 2 cores, still "
+        "leans to Yes and misses the demo's flagship question; choose it explicitly).",
     )
     min_relevance: float = Field(
         0.40,
