@@ -232,11 +232,9 @@ def test_endpoint_down_is_a_clear_error(seed_index):
 CLOSED = "Did Joe Biden approve the shipment of Polish MiG fighter jets to Kyiv?"
 
 
-def test_a_closed_questions_verdict_is_decided_then_explained(seed_index, endpoint):
-    """The model leans to Yes (0.6 against 0.39), less than the margin a Yes needs: the
-    verdict is No, and the model writes the rest of a reply that starts with it."""
-    url, log = endpoint
-    settings = Settings(
+def calibrated_settings(seed_index, url: str) -> Settings:
+    """The endpoint with verdicts from first-token probabilities (not its default)."""
+    return Settings(
         index_dir=seed_index,
         generator="openai",
         openai_base_url=url,
@@ -244,6 +242,13 @@ def test_a_closed_questions_verdict_is_decided_then_explained(seed_index, endpoi
         verdict="calibrated",
         verdict_margin=0.6,
     )
+
+
+def test_a_closed_questions_verdict_is_decided_then_explained(seed_index, endpoint):
+    """The model leans to Yes (0.6 against 0.39), less than the margin a Yes needs: the
+    verdict is No, and the model writes the rest of a reply that starts with it."""
+    url, log = endpoint
+    settings = calibrated_settings(seed_index, url)
     svc = QAService.from_settings(settings)
     try:
         n = len(log)
@@ -290,14 +295,7 @@ def test_the_default_for_an_endpoint_is_the_models_own_verdict(openai_service, e
 )
 def test_without_logprobs_the_models_own_verdict_stands(seed_index, endpoint, question):
     url, log = endpoint
-    settings = Settings(
-        index_dir=seed_index,
-        generator="openai",
-        openai_base_url=url,
-        openai_model="fake-model",
-        verdict="calibrated",
-    )
-    svc = QAService.from_settings(settings)
+    svc = QAService.from_settings(calibrated_settings(seed_index, url))
     try:
         n = len(log)
         answer = svc.ask(question)
