@@ -263,16 +263,42 @@ class AnswerChain:
         same retrieval, paragraphs and prompt as `stream`, one token. None for a question
         the chain refuses before the model, one it does not read as yes/no, or one the model
         would not start with Yes or No. `eval verdict` fits the margin on these log-odds."""
-        result = self.searcher.search(question, 2 * self.k, None)
-        if result.too_weak(self.min_relevance) is not None or self.unknown_names(question, result):
-            return None
+        result, notes = self.retrieve(question, self.k, None)
         form = question_form(question)
-        if form.kind != "yesno":
+        if notes is not None or form.kind != "yesno":
             return None
-        _, paragraphs = self.shown(question, self.pick(question, result, self.k))
-        inputs = {"paragraphs": paragraphs, "question": question, "rules": lead_instruction(form)}
+        _, inputs = self.prompt_inputs(question, result.hits, form)
         top = first_token_logprobs(self.verdict_chain.invoke(inputs))
         return None if top is None else decide(top, YES_NO, 0.0)
+
+    def retrieve(
+        self, question: str, k: int, filters: Filters | None
+    ) -> tuple[SearchResult, list[str] | None]:
+        """The `k` paragraphs to show, and why the question must be refused before the
+        model (None when it need not). A pool twice the size is searched, so that every
+        named outlet's best paragraph can get in."""
+        result = self.searcher.search(question, 2 * k, filters)
+        notes = result.too_weak(self.min_relevance)
+        if notes is None:
+            unknown = self.unknown_names(question, result)
+            if unknown:
+                notes = [
+                    "the archive never mentions "
+                    + ", ".join(f"“{n}”" for n in unknown)
+                    + ": no paragraph can answer the question"
+                ]
+        return replace(result, hits=self.pick(question, result, k)), notes
+
+    def prompt_inputs(
+        self, question: str, hits: list[Hit], form: AnswerForm
+    ) -> tuple[list[Shown], dict[str, str]]:
+        """The shown paragraphs and the answer prompt's variables for them."""
+        shown, paragraphs = self.shown(question, hits)
+        return shown, {
+            "paragraphs": paragraphs,
+            "question": question,
+            "rules": lead_instruction(form),
+        }
 
     def pick(self, question: str, result: SearchResult, k: int) -> list[Hit]:
         """The `k` paragraphs to show: for a question that names outlets, each named
@@ -341,19 +367,7 @@ class AnswerChain:
             raise GeneratorError(f"the answer generator failed: {exc}") from exc
         t1 = time.perf_counter()
         timings["rewrite_ms"] = (t1 - t0) * 1000
-        k = k or self.k
-        # A pool twice the size lets every named outlet's best paragraph in.
-        result = self.searcher.search(standalone, 2 * k, filters)
-        notes = result.too_weak(self.min_relevance)
-        if notes is None:
-            unknown = self.unknown_names(standalone, result)
-            if unknown:
-                notes = [
-                    "the archive never mentions "
-                    + ", ".join(f"“{n}”" for n in unknown)
-                    + ": no paragraph can answer the question"
-                ]
-        result = replace(result, hits=self.pick(standalone, result, k))
+        result, notes = self.retrieve(standalone, k or self.k, filters)
         t2 = time.perf_counter()
         timings["retrieve_ms"] = (t2 - t1) * 1000
         if notes is not None:
@@ -369,8 +383,7 @@ class AnswerChain:
             )
             return
         form = question_form(standalone)
-        shown, paragraphs = self.shown(standalone, result.hits)
-        inputs = {"paragraphs": paragraphs, "question": standalone, "rules": lead_instruction(form)}
+        shown, inputs = self.prompt_inputs(standalone, result.hits, form)
         raw = ""
         filt = AnswerFilter()
         first: float | None = None

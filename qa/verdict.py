@@ -82,14 +82,18 @@ def _unlisted(top: Mapping[str, float]) -> float:
     return min(least, math.log(max(rest, 1e-9)))
 
 
+def _logsum(top: Mapping[str, float], tokens: Sequence[str]) -> float:
+    """log of the summed probability of `tokens`; for none, an upper bound (`_unlisted`)
+    so a missing option cannot blow the log-odds up."""
+    if not tokens:
+        return _unlisted(top)
+    return math.log(sum(math.exp(top[t]) for t in tokens))
+
+
 def option_logprob(top: Mapping[str, float], word: str, options: Sequence[str]) -> float:
     """Log-probability that the reply starts with `word`: the summed probability of its
-    tokens ("Yes", " yes", "YES"). An option none of whose tokens is listed gets an upper
-    bound (`_unlisted`), so its absence cannot blow the log-odds up."""
-    toks = _option_tokens(top, word, options)
-    if not toks:
-        return _unlisted(top)
-    return math.log(sum(math.exp(top[t]) for t in toks))
+    tokens ("Yes", " yes", "YES")."""
+    return _logsum(top, _option_tokens(top, word, options))
 
 
 def decide(top: Mapping[str, float], options: Sequence[str], margin: float = 0.0) -> Verdict | None:
@@ -97,12 +101,13 @@ def decide(top: Mapping[str, float], options: Sequence[str], margin: float = 0.0
     the second. None when the model is likelier to start some other way than with either
     option (a refusal, "The paragraphs …"): then the reply is left to the model."""
     a, b = options
-    mine = {t for w in options for t in _option_tokens(top, w, options)}
+    toks_a, toks_b = _option_tokens(top, a, options), _option_tokens(top, b, options)
+    mine = {*toks_a, *toks_b}
     if not mine:
         return None
     p_options = sum(math.exp(top[t]) for t in mine)
     p_other = max((math.exp(v) for t, v in top.items() if t not in mine), default=0.0)
     if p_other > p_options:
         return None
-    logodds = option_logprob(top, a, options) - option_logprob(top, b, options)
+    logodds = _logsum(top, toks_a) - _logsum(top, toks_b)
     return Verdict(a if logodds > margin else b, round(logodds, 4))
