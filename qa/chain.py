@@ -43,6 +43,7 @@ from .prompt import (
     format_paragraph,
     trim_paragraph,
 )
+from .query_hints import QueryPlan
 from .response import Citation, Filters
 from .retriever import Hit, HybridSearcher, SearchResult
 from .verdict import TOP_LOGPROBS, Verdict, decide, first_token_logprobs
@@ -318,7 +319,9 @@ class AnswerChain:
                     None,
                 )
                 if sub is not None:
-                    extra = self.searcher.search(sub.text, 1, sub.filters).hits
+                    # This sub-query alone: not planned (nor decomposed) again.
+                    alone = QueryPlan(sub.text, [sub])
+                    extra = self.searcher.search(sub.text, 1, sub.filters, plan=alone).hits
                     hit = extra[0] if extra else None
             if hit is not None and len(chosen) < k:
                 chosen.append(hit)

@@ -493,6 +493,13 @@ def eval_retrieval(
     ] = Path("indexes/demo"),
     limit: Annotated[int | None, typer.Option(help="Only the first N queries of each set.")] = None,
     rebuild: Annotated[bool, typer.Option(help="Rebuild the evaluation indexes.")] = False,
+    llm_decompose: Annotated[
+        int,
+        typer.Option(
+            help="Also measure the generator LLM's sub-questions on the first N held-out "
+            "MultiHop-RAG queries (needs ARCHIVE_QA_GENERATOR=local or openai).",
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
 ) -> None:
@@ -505,6 +512,17 @@ def eval_retrieval(
         if multihop is None and news is None:
             raise ValueError("name at least one of --multihop DIR and --news ZIP")
         s = _settings()
+        decomposer = None
+        if llm_decompose:
+            from .decompose import LLMDecomposer
+            from .service import DecomposeSettingsError, make_chat_model
+
+            llm = make_chat_model(s)
+            if llm is None:
+                raise DecomposeSettingsError(
+                    "--llm-decompose needs a generator LLM: set ARCHIVE_QA_GENERATOR=local or openai"
+                )
+            decomposer = LLMDecomposer(llm)
         embedder = s.load_embedder()
         log = (lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True))
         report = evaluate(
@@ -518,6 +536,8 @@ def eval_retrieval(
             progress=not as_json,
             log=log,
             chunking=s.chunk_settings(),
+            decomposer=decomposer,
+            decompose_sample=llm_decompose,
         )
         _emit(report, out, as_json, print_report)
 

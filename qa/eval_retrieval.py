@@ -132,6 +132,39 @@ def run_multihop(
     return out
 
 
+def compare_decomposition(
+    searcher: HybridSearcher,
+    queries: Sequence[dict[str, Any]],
+    params: SearchParams,
+    decomposer: Callable[[str], list[str]],
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The default retriever on the same queries without and with the LLM's
+    sub-questions, and what the LLM cost a question."""
+    config = Config("default", "hybrid", params)
+    without = mean_scores(run_multihop(searcher, queries, config, progress))
+    t0 = time.perf_counter()
+    for q in tqdm(queries, desc="LLM sub-questions", unit="q", disable=not progress, leave=False):
+        decomposer(q["query"])  # timed apart from the searches (memoized for them)
+    seconds = (time.perf_counter() - t0) / max(len(queries), 1)
+    counts = [len(decomposer(q["query"])) for q in queries]
+    searcher.decomposer = decomposer
+    try:
+        with_llm = mean_scores(
+            run_multihop(searcher, queries, replace(config, name="+ LLM sub-questions"), progress)
+        )
+    finally:
+        searcher.decomposer = None
+    return {
+        "queries": len(queries),
+        "without": without,
+        "with": with_llm,
+        "llm_seconds_per_query": round(seconds, 2),
+        "mean_subquestions": round(sum(counts) / max(len(counts), 1), 2),
+        "no_subquestion": sum(c == 0 for c in counts),
+    }
+
+
 def tune_weights(
     searcher: HybridSearcher,
     queries: Sequence[dict[str, Any]],
@@ -305,7 +338,12 @@ def evaluate(
     progress: bool = True,
     log: Callable[[str], None] = print,
     chunking: ChunkSettings | None = None,
+    decomposer: Callable[[str], list[str]] | None = None,
+    decompose_sample: int = 200,
 ) -> dict[str, Any]:
+    """The report; with a `decomposer` (an LLM's), also the default retriever with and
+    without its sub-questions on the first `decompose_sample` held-out queries (an LLM
+    call a question is too slow for all of them)."""
     report: dict[str, Any] = {"machine": _machine()}
     refusal_pos, refusal_questions = np.zeros(0), []
     base = SearchParams()
@@ -338,6 +376,11 @@ def evaluate(
                 }
             )
             log(f"  {config.name}: " + _fmt(rows[-1]["held_out"]))
+        llm_rows = None
+        if decomposer is not None:
+            sample = [queries[i] for i in test_idx[:decompose_sample]]
+            llm_rows = compare_decomposition(searcher, sample, tuned, decomposer, progress)
+            log("  LLM sub-questions: " + json.dumps(llm_rows))
         qvecs = np.stack([searcher.embed_query(q["query"]) for q in queries]).astype("float32")
         refusal_questions = [queries[i]["query"] for i in test_idx[:500]]
         refusal_pos = best_dense(searcher, refusal_questions)
@@ -356,6 +399,7 @@ def evaluate(
             "chunks": chunk_token_stats(index, embedder),
             "ann": ann_recall(index, qvecs),
             "refusal_on_topic": refusal_stats(refusal_pos, refusal_null),
+            "llm_decomposition": llm_rows,
             "seconds": round(time.perf_counter() - t0, 1),
         }
         index.close()
@@ -441,6 +485,19 @@ def print_report(report: dict[str, Any]) -> None:
             f"{c['share_le_256_tokens']:.1%} ≤ 256 tokens (sample {c['sampled']:,})"
         )
         console.print("approximate index vs exact: " + json.dumps(mh["ann"]))
+        llm = mh.get("llm_decomposition")
+        if llm:
+            table = Table(
+                title=f"LLM sub-questions, first {llm['queries']} held-out queries "
+                f"({llm['llm_seconds_per_query']} s and {llm['mean_subquestions']} "
+                "sub-questions a question)"
+            )
+            table.add_column("configuration")
+            for metric in llm["without"]:
+                table.add_column(metric, justify="right")
+            for name, part in (("default", "without"), ("+ LLM sub-questions", "with")):
+                table.add_row(name, *(f"{v:.3f}" for v in llm[part].values()))
+            console.print(table)
     hl = report.get("headlines")
     if hl:
         table = Table(title=f"Headline → article, NewsArticles (n={hl['queries']:,})")

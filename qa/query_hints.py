@@ -70,6 +70,7 @@ class QueryPlan:
     subqueries: list[SubQuery] = field(default_factory=list)
     sources: list[SourceMention] = field(default_factory=list)
     dates: list[DateMention] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the planner could not do
 
 
 def source_aliases(sources: Iterable[str]) -> dict[str, set[str]]:

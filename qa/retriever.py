@@ -6,7 +6,9 @@ search as a LangChain `BaseRetriever`, to drop into any LangChain chain.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -22,6 +24,8 @@ from index.store import StoredChunk
 
 from .query_hints import QueryPlan, SubQuery, plan_query, source_aliases
 from .response import Filters
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 Merge = Literal["interleave", "rrf"]
@@ -90,6 +94,9 @@ class HybridSearcher:
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self.reranker: Reranker | None = None  # optional cross-encoder (qa.rerank)
         self.rerank_candidates = 20
+        # Optional question → search queries (qa.decompose.LLMDecomposer); its queries
+        # are searched beside the parsed plan.
+        self.decomposer: Callable[[str], list[str]] | None = None
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vectors, memoized: chats repeat questions and sub-queries repeat clauses."""
@@ -102,9 +109,40 @@ class HybridSearcher:
         return vec
 
     def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
+        plan = self._parse(query, filters)
+        if self.decomposer is not None:
+            self._add_subquestions(plan, filters)
+        return plan
+
+    def _parse(self, query: str, filters: Filters | None) -> QueryPlan:
         if not self.params.query_hints:
             return QueryPlan(query, [SubQuery(query, filters or Filters(), "question")])
         return plan_query(query, self.aliases, filters, clauses=self.params.decompose)
+
+    def _add_subquestions(self, plan: QueryPlan, filters: Filters | None) -> None:
+        """The decomposer's queries as more sub-queries, each with its own outlet/date
+        hints as filters. Its failure only costs the extra searches, never the search."""
+        assert self.decomposer is not None
+        try:
+            queries = self.decomposer(plan.question)
+        except Exception as exc:  # an LLM endpoint down, a model error: search as parsed
+            log.warning("question decomposition failed: %s", exc)
+            plan.notes.append(
+                f"the LLM could not split the question ({type(exc).__name__}); "
+                "searched it as parsed"
+            )
+            return
+        have = {(s.text, repr(s.filters)) for s in plan.subqueries}
+        for n, query in enumerate(queries, start=1):
+            parsed = self._parse(query, filters).subqueries
+            for part in parsed[1:] or parsed[:1]:  # its outlets' clauses, else the query itself
+                if (part.text, repr(part.filters)) in have:
+                    continue
+                have.add((part.text, repr(part.filters)))
+                label = f"sub-question {n}" + (
+                    f" ({part.label})" if part.label != "question" else ""
+                )
+                plan.subqueries.append(SubQuery(part.text, part.filters, label))
 
     def search(
         self,
@@ -116,7 +154,7 @@ class HybridSearcher:
     ) -> SearchResult:
         p = self.params
         plan = plan or self.plan(query, filters)
-        notes: list[str] = []
+        notes: list[str] = list(plan.notes)
         fused: dict[int, float] = defaultdict(float)
         dense_score: dict[int, float] = {}
         bm25_score: dict[int, float] = {}

@@ -29,6 +29,10 @@ class QuestionError(ArchiveQAError, ValueError):
     """The question itself is unusable (empty, too long)."""
 
 
+class DecomposeSettingsError(ArchiveQAError):
+    """LLM decomposition was asked for without an LLM to do it."""
+
+
 class Answerer(Protocol):
     """Turns a question and retrieved hits into answer text with numbered citations."""
 
@@ -131,6 +135,15 @@ class QAService:
 
             self.searcher.reranker = load_reranker(settings.reranker_path)
             self.searcher.rerank_candidates = settings.rerank_candidates
+        if settings.query_decompose_llm:
+            if llm is None:
+                raise DecomposeSettingsError(
+                    "ARCHIVE_QA_QUERY_DECOMPOSE_LLM needs a generator LLM: set "
+                    "ARCHIVE_QA_GENERATOR=local or openai, or turn the decomposition off"
+                )
+            from .decompose import LLMDecomposer
+
+            self.searcher.decomposer = LLMDecomposer(llm)
         self.answerer: Answerer = ExtractiveAnswerer(
             embedder,
             index.store,

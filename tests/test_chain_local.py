@@ -171,3 +171,19 @@ def test_a_closed_questions_verdict_is_decided_and_explained(
         assert answer.verdict == ("Yes" if answer.verdict_logodds > margin else "No")
         assert answer.answer.startswith(f"{answer.verdict} — ")
         assert answer.citations and answer.citations[0].verified
+
+
+def test_the_local_model_splits_a_two_part_question(local_service):
+    from qa.decompose import MAX_SUBQUESTIONS, LLMDecomposer
+
+    question = (
+        "Did the Kyiv Independent report that Russia threatened weapons convoys, "
+        "and what did Zelensky say about deserters?"
+    )
+    queries = LLMDecomposer(local_service.llm)(question)
+    assert 1 <= len(queries) <= MAX_SUBQUESTIONS
+    assert all(len(q.split()) >= 3 and q != question for q in queries)
+    # The queries are about the question's own subjects, not the prompt's worked example.
+    words = " ".join(queries).lower()
+    assert any(w in words for w in ("convoy", "zelensky", "deserter", "russia"))
+    assert "port strike" not in words

@@ -31,6 +31,9 @@ SEED_TITLE = "Captured Russian soldier claims Moscow has special squad for deser
 def fake_reply(messages: list[dict]) -> str:
     system = messages[0]["content"]
     user = messages[-1]["content"]
+    if "short search queries" in system:  # decomposition: one query per "and"-clause
+        parts = re.split(r"\s+and\s+", user.rstrip("?"))
+        return "\n".join(f"{i}. {p}?" for i, p in enumerate(parts, start=1))
     if "standalone question" in system.lower():
         last = re.search(r"Last question: (.*)", user).group(1)
         return f"What did Volodymyr Zelensky say, {last.lower()}"
@@ -305,3 +308,29 @@ def test_without_logprobs_the_models_own_verdict_stands(seed_index, endpoint, qu
     assert log[n + 1]["messages"][-1]["role"] == "user"  # no prefill
     assert answer.verdict == "Yes" and answer.verdict_logodds is None
     assert answer.citations and answer.citations[0].verified
+
+
+def test_the_endpoint_splits_a_question_into_searched_sub_questions(seed_index, endpoint):
+    url, log = endpoint
+    settings = Settings(
+        index_dir=seed_index,
+        generator="openai",
+        openai_base_url=url,
+        openai_model="fake-model",
+        query_decompose_llm=True,
+    )
+    question = "Who threatened weapons convoys and what did Zelensky say about deserters?"
+    svc = QAService.from_settings(settings)
+    try:
+        n = len(log)
+        answer = svc.ask(question)
+        asked = [b for b in log[n:] if "short search queries" in b["messages"][0]["content"]]
+        assert len(asked) == 1 and asked[0]["messages"][-1]["content"] == question
+        assert "searched sub-question 1 separately" in answer.notes
+        assert "searched sub-question 2 separately" in answer.notes
+        assert answer.citations and not answer.refused
+        n = len(log)
+        svc.search(question)  # the same question again: its sub-questions are remembered
+        assert not any("short search queries" in b["messages"][0]["content"] for b in log[n:])
+    finally:
+        svc.close()
