@@ -110,13 +110,15 @@ class FakeSearcher:
         self.aliases = {"The Verge": {"The Verge"}, "TechCrunch": {"TechCrunch"}}
         self.extra = extra
         self.calls: list[tuple[str, Filters]] = []
+        self.plans: list[QueryPlan | None] = []
         self.index = SimpleNamespace(
             keyword_search=lambda text, k, allowed: [(1, 1.0)],
             chunks=lambda rows: {1: SimpleNamespace(title="Gauri Khan opens", text="…")},
         )
 
-    def search(self, text, k, filters=None):
+    def search(self, text, k, filters=None, plan=None):
         self.calls.append((text, filters))
+        self.plans.append(plan)
         hit = self.extra.get((filters.sources or [""])[0])
         return SearchResult([hit] if hit else [], 0.9, [])
 
@@ -146,6 +148,8 @@ def test_each_named_outlet_gets_its_best_paragraph_shown():
     # The Verge's paragraph comes from the pool, TechCrunch's from its own sub-query.
     assert [h.chunk.chunk_id for h in picked] == ["c", "t"]
     assert searcher.calls == [("agree", Filters(sources=["TechCrunch"]))]
+    # That sub-query is searched alone, not planned (nor sent to an LLM to split) again.
+    assert [s.subqueries for s in searcher.plans] == [[plan.subqueries[2]]]
     # Without named outlets: plain retrieval order.
     plain = _chain(searcher).pick("x", SearchResult(pool, 0.9, [], QueryPlan("x")), 2)
     assert [h.chunk.chunk_id for h in plain] == ["a", "b"]
