@@ -278,7 +278,7 @@ class AnswerChain:
         """The `k` paragraphs to show, and why the question must be refused before the
         model (None when it need not). A pool twice the size is searched, so that every
         named outlet's best paragraph can get in."""
-        result = self.searcher.search(question, 2 * k, filters)
+        result = self.searcher.search(question, 2 * k, filters, decompose=True)
         notes = result.too_weak(self.min_relevance)
         if notes is None:
             unknown = self.unknown_names(question, result)

@@ -496,6 +496,7 @@ def eval_retrieval(
     llm_decompose: Annotated[
         int,
         typer.Option(
+            min=0,
             help="Also measure the generator LLM's sub-questions on the first N held-out "
             "MultiHop-RAG queries (needs ARCHIVE_QA_GENERATOR=local or openai).",
         ),

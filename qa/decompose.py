@@ -4,9 +4,10 @@ The parser (`qa.query_hints`) splits a question only where it names outlets or d
 "Which company did The Verge and TechCrunch link to app-store fees, search defaults and
 publishers' lost revenue?" needs one search per claim, and only a language model can
 find those. When `query_decompose_llm` is set and a generator LLM is configured, the
-searcher asks it for at most four short search queries and runs each one beside the
-parsed plan (each query's own outlet/date hints become filters). The plan only grows:
-a failed or empty decomposition leaves the parsed search as it was, and says so.
+answer's retrieval asks it for at most four short search queries and runs each one beside
+the parsed plan (each query's own outlet/date hints become filters). The plan only grows:
+an empty reply adds nothing, and a failed call leaves the parsed search as it was and
+says so in the answer's notes.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def _key(text: str) -> str:
 
 
 class LLMDecomposer:
-    """Question → search queries by a chat model, memoized (a chat's answer and its
-    verdict probe retrieve for the same question)."""
+    """Question → search queries by a chat model, memoized: a question asked again
+    (a retry, the same question from the page and the API) costs no second call."""
 
     def __init__(self, llm: BaseChatModel, max_tokens: int = 160) -> None:
         self.chain: Runnable = (

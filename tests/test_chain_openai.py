@@ -330,7 +330,9 @@ def test_the_endpoint_splits_a_question_into_searched_sub_questions(seed_index, 
         assert "searched sub-question 2 separately" in answer.notes
         assert answer.citations and not answer.refused
         n = len(log)
-        svc.search(question)  # the same question again: its sub-questions are remembered
+        svc.ask(question)  # the same question again: its sub-questions are remembered
+        svc.search(question)  # and a plain search never waits on the LLM
+        assert len(log) > n
         assert not any("short search queries" in b["messages"][0]["content"] for b in log[n:])
     finally:
         svc.close()

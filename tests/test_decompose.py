@@ -54,7 +54,8 @@ def test_sub_questions_are_searched_and_merged(searcher):
         return [OTHER]
 
     searcher.decomposer = decomposer
-    result = searcher.search(QUESTION, 5)
+    assert searcher.search(QUESTION, 5).hits == plain.hits and not asked  # a plain search
+    result = searcher.search(QUESTION, 5, decompose=True)  # an answer's search
     assert asked == [QUESTION]
     assert any("Formula One" in t for t in _titles(result))  # the sub-question's article
     assert plain.hits[0].chunk.chunk_id in {h.chunk.chunk_id for h in result.hits}
@@ -65,12 +66,15 @@ def test_sub_questions_are_searched_and_merged(searcher):
 def test_a_sub_question_naming_an_outlet_is_filtered_to_it(searcher):
     source = searcher.index.store.sources()[0][0]
     searcher.decomposer = lambda q: [f"What did {source} report about weapons convoys?"]
-    plan = searcher.plan(QUESTION)
+    plan = searcher.plan(QUESTION, decompose=True)
     (sub,) = plan.subqueries[1:]
     assert sub.filters.sources == [source] and sub.label.startswith("sub-question 1 (")
-    assert source not in sub.text
+    assert source not in sub.text and sub.from_llm
     result = searcher.search(QUESTION, 5, plan=plan)
     assert any(h.chunk.source == source for h in result.hits)
+    # An outlet the LLM named does not count towards the refusal signal; the question's does.
+    plain = searcher.search(QUESTION, 5)
+    assert result.best_dense == pytest.approx(plain.best_dense)
 
 
 def test_a_failed_or_empty_decomposition_leaves_the_search_unchanged(searcher):
@@ -80,11 +84,11 @@ def test_a_failed_or_empty_decomposition_leaves_the_search_unchanged(searcher):
         raise ConnectionError("endpoint down")
 
     searcher.decomposer = broken
-    failed = searcher.search(QUESTION, 5)
+    failed = searcher.search(QUESTION, 5, decompose=True)
     assert [h.chunk.chunk_id for h in failed.hits] == [h.chunk.chunk_id for h in plain.hits]
     assert any("could not split the question (ConnectionError)" in n for n in failed.notes)
     searcher.decomposer = lambda q: []
-    empty = searcher.search(QUESTION, 5)
+    empty = searcher.search(QUESTION, 5, decompose=True)
     assert [h.chunk.chunk_id for h in empty.hits] == [h.chunk.chunk_id for h in plain.hits]
     assert empty.notes == plain.notes
 

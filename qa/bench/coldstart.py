@@ -26,7 +26,7 @@ import qa.cli; lap("import qa.cli (typer)")
 from qa.service import QAService; lap("import qa.service (langchain-core, numpy)")
 import faiss, bm25s; lap("import faiss + bm25s")
 from qa.settings import get_settings
-s = get_settings().model_copy(update={"index_dir": sys.argv[1], "generator": "extractive"})
+s = get_settings().model_copy(update={"index_dir": sys.argv[1], "generator": "extractive", "query_decompose_llm": False})
 e = s.load_embedder(); lap(f"load embedding model ({e.backend})")
 out["torch_imported"] = "torch" in sys.modules
 from index.archive import ArchiveIndex

@@ -32,7 +32,9 @@ def run_query(
 
     from ..service import QAService, make_chat_model
 
-    s = settings.model_copy(update={"index_dir": index_dir, "generator": "extractive"})
+    s = settings.model_copy(
+        update={"index_dir": index_dir, "generator": "extractive", "query_decompose_llm": False}
+    )
     rss0 = rss_bytes()
     t0 = time.perf_counter()
     idx = ArchiveIndex.open(
