@@ -319,7 +319,7 @@ class AnswerChain:
                     None,
                 )
                 if sub is not None:
-                    # This sub-query alone: not planned (nor decomposed) again.
+                    # Exactly this sub-query, not a new plan of its text.
                     alone = QueryPlan(sub.text, [sub])
                     extra = self.searcher.search(sub.text, 1, sub.filters, plan=alone).hits
                     hit = extra[0] if extra else None

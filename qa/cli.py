@@ -515,15 +515,9 @@ def eval_retrieval(
         s = _settings()
         decomposer = None
         if llm_decompose:
-            from .decompose import LLMDecomposer
-            from .service import DecomposeSettingsError, make_chat_model
+            from .service import llm_decomposer, make_chat_model
 
-            llm = make_chat_model(s)
-            if llm is None:
-                raise DecomposeSettingsError(
-                    "--llm-decompose needs a generator LLM: set ARCHIVE_QA_GENERATOR=local or openai"
-                )
-            decomposer = LLMDecomposer(llm)
+            decomposer = llm_decomposer(make_chat_model(s), "--llm-decompose")
         embedder = s.load_embedder()
         log = (lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True))
         report = evaluate(

@@ -12,17 +12,13 @@ says so in the answer's notes.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-from collections import OrderedDict
+from functools import lru_cache
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda
-
-log = logging.getLogger(__name__)
+from langchain_core.runnables import Runnable
 
 MAX_SUBQUESTIONS = 4
 CACHE_SIZE = 256
@@ -83,21 +79,11 @@ class LLMDecomposer:
         self.chain: Runnable = (
             DECOMPOSE_PROMPT | llm.bind(max_tokens=max_tokens, temperature=0) | StrOutputParser()
         )
-        self._cache: OrderedDict[str, list[str]] = OrderedDict()
-        self._lock = threading.Lock()
+        # A failed call raises and is not remembered: the next ask tries again.
+        self._split = lru_cache(maxsize=CACHE_SIZE)(self._ask)
 
-    def as_runnable(self) -> Runnable:
-        """The decomposition as one LangChain Runnable: question → list of queries."""
-        return RunnableLambda(self.__call__, name="decompose_question")
+    def _ask(self, question: str) -> tuple[str, ...]:
+        return tuple(parse_subquestions(self.chain.invoke({"question": question}), question))
 
     def __call__(self, question: str) -> list[str]:
-        with self._lock:
-            if question in self._cache:
-                self._cache.move_to_end(question)
-                return self._cache[question]
-        subs = parse_subquestions(self.chain.invoke({"question": question}), question)
-        with self._lock:
-            self._cache[question] = subs
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return subs
+        return list(self._split(question))

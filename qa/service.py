@@ -19,6 +19,7 @@ from index.chunker import ChunkSettings
 from index.embedder import Embedder
 from index.errors import ArchiveQAError
 
+from .decompose import LLMDecomposer
 from .extractive import REFUSAL, ExtractiveAnswerer
 from .response import Answer, Citation, Filters, Passage, Timings
 from .retriever import ArchiveRetriever, Hit, HybridSearcher, Mode, SearchParams
@@ -31,6 +32,15 @@ class QuestionError(ArchiveQAError, ValueError):
 
 class DecomposeSettingsError(ArchiveQAError):
     """LLM decomposition was asked for without an LLM to do it."""
+
+
+def llm_decomposer(llm: BaseChatModel | None, asked_by: str) -> LLMDecomposer:
+    """The LLM's question splitter; a clear error when no generator LLM is configured."""
+    if llm is None:
+        raise DecomposeSettingsError(
+            f"{asked_by} needs a generator LLM: set ARCHIVE_QA_GENERATOR=local or openai"
+        )
+    return LLMDecomposer(llm)
 
 
 class Answerer(Protocol):
@@ -136,14 +146,7 @@ class QAService:
             self.searcher.reranker = load_reranker(settings.reranker_path)
             self.searcher.rerank_candidates = settings.rerank_candidates
         if settings.query_decompose_llm:
-            if llm is None:
-                raise DecomposeSettingsError(
-                    "ARCHIVE_QA_QUERY_DECOMPOSE_LLM needs a generator LLM: set "
-                    "ARCHIVE_QA_GENERATOR=local or openai, or turn the decomposition off"
-                )
-            from .decompose import LLMDecomposer
-
-            self.searcher.decomposer = LLMDecomposer(llm)
+            self.searcher.decomposer = llm_decomposer(llm, "ARCHIVE_QA_QUERY_DECOMPOSE_LLM")
         self.answerer: Answerer = ExtractiveAnswerer(
             embedder,
             index.store,

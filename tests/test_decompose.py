@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.decompose import parse_subquestions
-from qa.retriever import HybridSearcher
+from qa.retriever import ArchiveRetriever, HybridSearcher
 
 QUESTION = "Who threatened weapons convoys?"
 OTHER = "Formula One stars auction photos for a children's charity"
@@ -60,6 +60,9 @@ def test_sub_questions_are_searched_and_merged(searcher):
     assert any("Formula One" in t for t in _titles(result))  # the sub-question's article
     assert plain.hits[0].chunk.chunk_id in {h.chunk.chunk_id for h in result.hits}
     assert "searched sub-question 1 separately" in result.notes
+    # The LangChain retriever searches them when asked to.
+    docs = ArchiveRetriever(searcher=searcher, k=5, decompose=True).invoke(QUESTION)
+    assert [d.id for d in docs] == [h.chunk.chunk_id for h in result.hits]
     assert result.best_dense == pytest.approx(plain.best_dense)  # refusal still the question's
 
 
