@@ -18,12 +18,11 @@ from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
 from index.embedder import Embedder
 from index.errors import ArchiveQAError
-
-from .decompose import LLMDecomposer
-from .extractive import REFUSAL, ExtractiveAnswerer
-from .response import Answer, Citation, Filters, Passage, Timings
-from .retriever import ArchiveRetriever, Hit, HybridSearcher, Mode, SearchParams
-from .settings import Settings, get_settings
+from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
+from qa.response import Answer, Citation, Filters, Passage, Timings
+from qa.retrieval.decompose import LLMDecomposer
+from qa.retrieval.retriever import ArchiveRetriever, Hit, HybridSearcher, Mode, SearchParams
+from qa.settings import Settings, get_settings
 
 
 class QuestionError(ArchiveQAError, ValueError):
@@ -85,8 +84,8 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
     if generator == "local":
         import os
 
-        from .llm_local import LocalChatModel
-        from .models_fetch import check_model_file
+        from qa.llm.fetch import check_model_file
+        from qa.llm.local import LocalChatModel
 
         check_model_file(settings.llm_model_file)
         return LocalChatModel(
@@ -96,7 +95,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
             max_tokens=settings.llm_max_tokens,
         )
     if generator == "openai":
-        from .llm_openai import openai_chat_model
+        from qa.llm.openai import openai_chat_model
 
         return openai_chat_model(settings)
     return None
@@ -141,7 +140,7 @@ class QAService:
             ),
         )
         if settings.reranker_path:
-            from .rerank import load_reranker
+            from qa.retrieval.rerank import load_reranker
 
             self.searcher.reranker = load_reranker(settings.reranker_path)
             self.searcher.rerank_candidates = settings.rerank_candidates
@@ -156,7 +155,7 @@ class QAService:
         self.llm = llm
         self.chain = None
         if llm is not None:
-            from .chain import AnswerChain, ParagraphLocator
+            from qa.answer.chain import AnswerChain, ParagraphLocator
 
             self.chain = AnswerChain(
                 llm,

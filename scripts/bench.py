@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.cli import app  # noqa: E402
+from ui.cli import app  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(app(["bench", *sys.argv[1:]]))

@@ -7,16 +7,13 @@ distractors for the seed question) and every 7th article by id (about 560).
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import subprocess
-import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import NEWS_FIELDS, SEED, read_news_rows, subset_rows, write_csv
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -25,35 +22,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ARCHIVE_QA_GENERATOR", "extractive")
 # The converted embedding model is cached per test session, not in the user's ~/.cache.
 os.environ.setdefault("ARCHIVE_QA_EMBED_CACHE_DIR", tempfile.mkdtemp(prefix="archive-qa-embed-"))
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "data" / "sample" / "captured-russian-soldier.txt"
-ARCHIVE = ROOT / "data" / "archive" / "NewsArticles.zip"
-NEWS_FIELDS = "id=article_id,date=publish_date,url=article_source_link"
-SEED_QUESTION = "Who threatened weapons convoys?"
-
-
-def read_news_rows() -> list[dict[str, str]]:
-    if not ARCHIVE.is_file():
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "get_archive.py")], check=True)
-    with zipfile.ZipFile(ARCHIVE) as zf, zf.open("NewsArticles.csv") as fh:
-        return list(csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8", newline="")))
-
-
-def subset_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    def keep(r: dict[str, str]) -> bool:
-        text = r["text"].lower()
-        return int(r["article_id"]) % 7 == 0 or "ryabkov" in text or "convoy" in text
-
-    return [r for r in rows if keep(r)]
-
-
-def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -123,17 +91,3 @@ def service(news_index):
     svc = QAService.from_settings(Settings(index_dir=news_index))
     yield svc
     svc.close()
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess:
-    """Run the installed `archive-qa` entry point as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )

@@ -22,11 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import ArchiveQAError
-from qa.filters import FilterError, make_filters
 from qa.response import Answer, Filters, Passage
+from qa.retrieval.filters import FilterError, make_filters
 from qa.service import QAService, QuestionError, clean_question
-
-from .holder import ServiceHolder
+from ui.holder import ServiceHolder
 
 log = logging.getLogger("archive_qa.ui")
 

@@ -15,11 +15,10 @@ from typing import Any
 import gradio as gr
 
 from index.errors import ArchiveQAError
-from qa.filters import make_filters
 from qa.response import Answer, Filters
-
-from .holder import ServiceHolder
-from .render import chat_answer_html, error_html, sources_html, status_html
+from qa.retrieval.filters import make_filters
+from ui.holder import ServiceHolder
+from ui.render import chat_answer_html, error_html, sources_html, status_html
 
 log = logging.getLogger("archive_qa.ui")
 

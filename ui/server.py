@@ -16,11 +16,10 @@ from fastapi.responses import FileResponse
 
 from qa.service import QAService
 from qa.settings import Settings
-
-from .api import install_error_handlers, router
-from .auth import APIKeyMiddleware
-from .holder import ServiceHolder
-from .page import CSS, JS, THEME, build_page
+from ui.api import install_error_handlers, router
+from ui.auth import APIKeyMiddleware
+from ui.holder import ServiceHolder
+from ui.page import CSS, JS, THEME, build_page
 
 # Gradio's web-component loader ships inside the gradio package; serving it from here
 # lets `<gradio-app>` work on a portal with no internet (it loads ./assets/... from us).

@@ -24,8 +24,7 @@ from index.builder import BuildOptions, build_index, indexed_text
 from index.chunker import ChunkSettings, chunk_article
 from index.embedder import Embedder, OpenVINOEmbedder, TorchEmbedder
 from index.loaders import FieldMap, LoadLimits, LoadReport, iter_articles
-
-from .common import NEWS_FIELDS, PeakRSS, news_subset_csv, stopwatch
+from qa.bench.common import NEWS_FIELDS, PeakRSS, news_subset_csv, stopwatch
 
 
 def chunk_texts(sources: list[Path], fields: FieldMap, index_titles: bool = True) -> list[str]:

@@ -22,7 +22,7 @@ t = time.perf_counter(); out = {}
 def lap(name):
     global t
     now = time.perf_counter(); out[name] = round(now - t, 3); t = now
-import qa.cli; lap("import qa.cli (typer)")
+import ui.cli; lap("import ui.cli (typer)")
 from qa.service import QAService; lap("import qa.service (langchain-core, numpy)")
 import faiss, bm25s; lap("import faiss + bm25s")
 from qa.settings import get_settings
@@ -63,7 +63,7 @@ def run_coldstart(
     index_dir: Path, question: str, backends: list[str], runs: int = 2
 ) -> dict[str, Any]:
     """Median wall time of fresh processes; the first of each kind also warms the OS cache."""
-    cli = [sys.executable, "-m", "qa.cli"]
+    cli = [sys.executable, "-m", "ui.cli"]
     out: dict[str, Any] = {"runs": runs, "index": str(index_dir), "question": question}
     out["help_s"] = _time_cmd([*cli, "--help"], _env(None), runs + 1)
     out["ask"] = {}

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from index.embedder import Embedder
-
-from ..settings import Settings
-from .common import percentiles, rss_bytes
+from qa.bench.common import percentiles, rss_bytes
+from qa.settings import Settings
 
 
 def run_query(
@@ -29,8 +28,7 @@ def run_query(
     log: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     from index.archive import ArchiveIndex
-
-    from ..service import QAService, make_chat_model
+    from qa.service import QAService, make_chat_model
 
     s = settings.model_copy(
         update={"index_dir": index_dir, "generator": "extractive", "query_decompose_llm": False}

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..settings import Settings
-from .common import (
+from qa.bench.common import (
     MULTIHOP_FIELDS,
     machine,
     multihop_questions,
     multihop_subset_json,
     under_load,
 )
+from qa.settings import Settings
 
 SECTIONS = ("build", "backend", "query", "coldstart", "scale", "update")
 
@@ -96,7 +96,7 @@ def run_bench(
     with tempfile.TemporaryDirectory(prefix="archive-qa-bench-") as tmp:
         work = Path(tmp)
         if "build" in opts.only:
-            from .build import run_build
+            from qa.bench.build import run_build
 
             report["sections"]["build"] = run_build(
                 torch_emb, ov_emb, opts.news, opts.seed, opts.articles, batch, opts.langchain, log
@@ -109,9 +109,8 @@ def run_bench(
                 report["sections"]["backend"] = {"skipped": "openvino is not available"}
             else:
                 from index.loaders import FieldMap
-
-                from .backends import run_backends
-                from .build import chunk_texts
+                from qa.bench.backends import run_backends
+                from qa.bench.build import chunk_texts
 
                 src = multihop_subset_json(
                     opts.multihop, opts.backend_articles, work / "mh-backend.json"
@@ -125,13 +124,13 @@ def run_bench(
         if {"query", "coldstart", "scale"} & set(opts.only) and index_dir is None:
             index_dir = _build_multihop_index(configured, opts, work, batch, log)
         if "query" in opts.only:
-            from .query import run_query
+            from qa.bench.query import run_query
 
             report["sections"]["query"] = run_query(
                 settings, configured, index_dir, questions, opts.llm, log=log
             )
         if "coldstart" in opts.only:
-            from .coldstart import run_coldstart
+            from qa.bench.coldstart import run_coldstart
 
             log("coldstart: fresh archive-qa processes …")
             backends = (
@@ -145,8 +144,7 @@ def run_bench(
             )
         if "scale" in opts.only:
             from index.layout import current_build
-
-            from .scale import base_vectors, run_scale
+            from qa.bench.scale import base_vectors, run_scale
 
             base = base_vectors(current_build(index_dir) / "vectors.faiss")
             qv = configured.encode(questions, batch_size=batch)
@@ -164,7 +162,7 @@ def run_bench(
         import contextlib
         import sys
 
-        from .update import run as run_update
+        from qa.bench.update import run as run_update
 
         log(f"update: one changed + one removed article on a {opts.update_chunks:,}-chunk base …")
         sizes = tuple(n for n in (10_000,) if n < opts.update_chunks)

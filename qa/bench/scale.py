@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from index.vectors import choose_index_type, ivf_nlist
-
-from .common import percentiles, rss_bytes
+from qa.bench.common import percentiles, rss_bytes
 
 
 def base_vectors(index_path: Path) -> np.ndarray:

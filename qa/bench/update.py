@@ -140,8 +140,7 @@ def run(
     from index.builder import BuildOptions, build_index
     from index.chunker import ChunkSettings, chunk_article
     from index.updater import update_index
-
-    from ..settings import Settings
+    from qa.settings import Settings
 
     archive = archive or ROOT / "data" / "archive" / "NewsArticles.zip"
     if not archive.is_file():

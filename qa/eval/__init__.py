@@ -1,0 +1,1 @@
+"""Quality measurements on benchmark data: retrieval metrics and MultiHop-RAG answer accuracy."""

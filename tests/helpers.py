@@ -1,0 +1,127 @@
+"""What the tests share besides fixtures: paths, the real archive's rows, the CLI as a
+user runs it, and the real server (uvicorn on a free 127.0.0.1 port) and Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "data" / "sample" / "captured-russian-soldier.txt"
+ARCHIVE = ROOT / "data" / "archive" / "NewsArticles.zip"
+NEWS_FIELDS = "id=article_id,date=publish_date,url=article_source_link"
+SEED_QUESTION = "Who threatened weapons convoys?"
+
+
+def read_news_rows() -> list[dict[str, str]]:
+    if not ARCHIVE.is_file():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "get_archive.py")], check=True)
+    with zipfile.ZipFile(ARCHIVE) as zf, zf.open("NewsArticles.csv") as fh:
+        return list(csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8", newline="")))
+
+
+def subset_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    def keep(r: dict[str, str]) -> bool:
+        text = r["text"].lower()
+        return int(r["article_id"]) % 7 == 0 or "ryabkov" in text or "convoy" in text
+
+    return [r for r in rows if keep(r)]
+
+
+def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run the installed `archive-qa` entry point as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread; yield its base url (no trailing /)."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def chromium_or_fail() -> str:
+    """Debian's chromium; scripts/test.sh installs it. Outside CI a missing one skips."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs it with apt-get")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return ""
+
+
+@contextmanager
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_or_fail()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
