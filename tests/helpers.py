@@ -125,3 +125,32 @@ def browser() -> Iterator:
             yield b
         finally:
             b.close()
+
+
+def shown(*texts: str):
+    """Paragraphs as the LLM chain shows them (numbered from 1), for citation checks without a model."""
+    from qa.answer.citations import Shown
+    from qa.response import Citation
+
+    def make(n: int, text: str):
+        def citation(new: int, a: int, b: int, how: str, score: float) -> Citation:
+            return Citation(
+                n=new,
+                article_id=f"art{n}",
+                chunk_id=f"chunk{n}",
+                title=f"title {n}",
+                source=None,
+                date=None,
+                url=None,
+                paragraph=n,
+                text=text,
+                quote=text[a:b] if a >= 0 else "",
+                quote_start=a,
+                quote_end=b,
+                verified=a >= 0,
+                match=how,
+            )
+
+        return Shown(n=n, text=text, chunk_text=text, make_citation=citation)
+
+    return [make(i, t) for i, t in enumerate(texts, start=1)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.citations import REFUSAL, Shown, find_quote, parse_reply, resolve
-from qa.response import Citation
+from qa.answer.citations import REFUSAL, find_quote, parse_reply, resolve
+from tests.helpers import shown
 
 RYABKOV = (
     "Deputy foreign minister Sergei Ryabkov warned the US ‘that pumping weapons from a number "
@@ -17,31 +17,6 @@ ZELENSKY = (
     "any bravery from NATO’ as he pleaded for more involvement from allies."
 )
 BRIDGE = "The mayor opened the new bridge on Monday. It cost 40 million euros, the council said."
-
-
-def shown(*texts: str) -> list[Shown]:
-    def make(n: int, text: str):
-        def citation(new: int, a: int, b: int, how: str, score: float) -> Citation:
-            return Citation(
-                n=new,
-                article_id=f"art{n}",
-                chunk_id=f"chunk{n}",
-                title=f"title {n}",
-                source=None,
-                date=None,
-                url=None,
-                paragraph=n,
-                text=text,
-                quote=text[a:b] if a >= 0 else "",
-                quote_start=a,
-                quote_end=b,
-                verified=a >= 0,
-                match=how,
-            )
-
-        return Shown(n=n, text=text, chunk_text=text, make_citation=citation)
-
-    return [make(i, t) for i, t in enumerate(texts, start=1)]
 
 
 PARAS = shown(RYABKOV, ZELENSKY, BRIDGE)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from test_citations import shown
 
 from qa.answer.chain import AnswerChain
 from qa.answer.citations import REFUSAL, resolve
@@ -22,6 +21,7 @@ from qa.eval.multihop import BENCHMARK_REFUSAL, paper_correct, paper_response, s
 from qa.response import Answer, Filters
 from qa.retrieval.hints import QueryPlan, SourceMention, SubQuery
 from qa.retrieval.retriever import Hit, SearchResult
+from tests.helpers import shown
 
 
 def test_question_form_follows_the_first_clause_with_a_question_word():
