@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, UnsupportedModel
 
 _LOCK = threading.Lock()  # on 2 cores concurrent encodes only thrash
 
@@ -169,10 +169,6 @@ class TorchEmbedder(Embedder):
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         tok = self.model.tokenizer
         return [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
-
-
-class UnsupportedModel(ModelError):
-    """The model is not a pipeline the OpenVINO backend reproduces; torch can still run it."""
 
 
 class OpenVINOEmbedder(Embedder):

@@ -13,8 +13,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-GENERATORS = ("local", "openai", "extractive")
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHIVE_QA_", env_file=None, extra="ignore")
@@ -204,8 +202,11 @@ class Settings(BaseSettings):
     def _known_generator(cls, v: object) -> object:
         if isinstance(v, str):
             v = v.strip().lower() or None
-            if v is not None and v not in GENERATORS:
-                raise ValueError(f"unknown generator {v!r}; choose one of {', '.join(GENERATORS)}")
+            from qa.llm.factory import generator_names
+
+            if v is not None and v not in generator_names():
+                names = ", ".join(generator_names())
+                raise ValueError(f"unknown generator {v!r}; choose one of {names}")
         return v
 
     @field_validator("embed_backend", mode="before")

@@ -56,7 +56,7 @@ def _fail(exc: Exception) -> None:
 
 def _guard(fn):
     """Run a command body; known errors become one line and exit code 1."""
-    from index.errors import ArchiveQAError
+    from qa.errors import ArchiveQAError
 
     try:
         return fn()
@@ -354,7 +354,8 @@ def _multihop_service(data: Path, cache: Path):
     """The QA service over MultiHop-RAG's 609 articles, indexed once into `cache`."""
     from index.archive import ArchiveIndex
     from qa.eval.retrieval import MULTIHOP_FIELDS, ensure_index
-    from qa.service import QAService, make_chat_model
+    from qa.llm.factory import make_chat_model
+    from qa.service import QAService
 
     s = _settings()
     embedder = s.load_embedder()
@@ -514,7 +515,8 @@ def eval_retrieval(
         s = _settings()
         decomposer = None
         if llm_decompose:
-            from qa.service import llm_decomposer, make_chat_model
+            from qa.llm.factory import make_chat_model
+            from qa.retrieval.decompose import llm_decomposer
 
             decomposer = llm_decomposer(make_chat_model(s), "--llm-decompose")
         embedder = s.load_embedder()

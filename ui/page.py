@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from index.errors import ArchiveQAError
+from qa.errors import ArchiveQAError
 from qa.response import Answer, Filters
 from qa.retrieval.filters import make_filters
 from ui.holder import ServiceHolder

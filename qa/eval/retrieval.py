@@ -153,13 +153,15 @@ def compare_decomposition(
             failed += 1
     seconds = (time.perf_counter() - t0) / max(len(queries), 1)
     counts = [len(s) for s in subs.values()]
-    searcher.decomposer = lambda question: subs.get(question, [])
-    try:
-        with_llm = mean_scores(
-            run_multihop(searcher, queries, replace(config, name="+ LLM sub-questions"), progress)
-        )
-    finally:
-        searcher.decomposer = None
+    with_subs = HybridSearcher(
+        searcher.index,
+        searcher.embedder,
+        searcher.params,
+        decomposer=lambda question: subs.get(question, []),
+    )
+    with_llm = mean_scores(
+        run_multihop(with_subs, queries, replace(config, name="+ LLM sub-questions"), progress)
+    )
     return {
         "queries": len(queries),
         "without": without,
