@@ -138,6 +138,8 @@ class BuildRecord:
     notes: list[str]
     skipped: list[dict]
     segments: Segments | None = None
+    # What annotated the chunks (index.annotate.annotation_info); {}: not annotated.
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 def finish_build(
@@ -185,6 +187,7 @@ def finish_build(
         corpus_hash=record.corpus_hash,
         files=dict(sorted(files.items())),
         segments=record.segments,
+        annotations=record.annotations,
     )
     manifest = write_manifest(temp, manifest)
     durable = [temp / name for name in (known_files or {})]

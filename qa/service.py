@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -34,15 +34,6 @@ from qa.retrieval.retriever import (
     SearchParams,
 )
 from qa.settings import Settings, get_settings
-
-
-class Answerer(Protocol):
-    """Turns a question and retrieved hits into answer text with numbered citations."""
-
-    name: str
-
-    def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]: ...
-
 
 MAX_K = 50
 
@@ -138,7 +129,7 @@ class QAService:
             decomposer=decomposer,
         )
         chunking = ChunkSettings(**index.manifest.chunking)
-        self.answerer: Answerer = ExtractiveAnswerer(
+        self.answerer = ExtractiveAnswerer(
             embedder, index.store, chunking, max_quotes=settings.max_quotes
         )
         self.chain = None
@@ -333,11 +324,15 @@ class QAService:
         if history:
             notes.append("the extractive answerer does not use the chat history")
         weak = result.too_weak(self.settings.min_relevance)
+        text, citations, short = REFUSAL, [], None
         if weak is not None:
-            text, citations = REFUSAL, []
             notes += weak
         else:
-            text, citations = self.answerer.answer(question, result.hits)
+            reading = self.answerer.read(question, result.hits)
+            notes += reading.notes
+            if reading.answerable:
+                text, citations = self.answerer.compose(reading)
+                short = reading.short_answer
         t2 = time.perf_counter()
         return self._assemble(
             question=question,
@@ -352,6 +347,7 @@ class QAService:
                 generate_ms=round((t2 - t1) * 1000, 1),
                 total_ms=round((t2 - t0) * 1000, 1),
             ),
+            short_answer=short,
         )
 
     def _assemble(
