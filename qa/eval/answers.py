@@ -7,8 +7,9 @@ was written that way, and this module scores the service against it:
 
 - right: an acceptable answer string (every fact, for two-fact questions) appears in the
   short answer when the generator gives one, else in the answer text (case, spacing,
-  quotes and punctuation ignored), AND a citation comes from the gold article. Whether
-  the cited paragraph holds the evidence sentence is reported beside it, not required;
+  quotes and punctuation ignored), AND a citation comes from the gold article. Beside it:
+  the answer stated whatever was cited (another outlet may report the same fact), and
+  whether a cited paragraph of the gold article holds the evidence sentence;
 - answerable wrongly declined: `answer.refused` on a question the archive answers;
 - unanswerable declined: `answer.refused` on a near-miss whose fact the archive lacks;
 - follow-ups right: second turns, asked with the first turn's question and answer as
@@ -219,12 +220,19 @@ def _pct(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+# Tags reported as their own lines besides the answer types (issue 16's who-said questions).
+TAG_LINES = ("who-said", "two-fact")
+
+
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Counts per answer type and overall (follow-ups also as their own line)."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[r["type"]].append(r)
         groups["overall"].append(r)
+        for tag in TAG_LINES:
+            if tag in r["tags"]:
+                groups[tag].append(r)
         if r["turn"] > 1:
             groups["follow-up turns"].append(r)
 
@@ -237,6 +245,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "questions": len(rs),
             "answerable": len(ans),
             "right": sum(r["right"] for r in ans),
+            "answer_found": sum(r["answer_found"] and not r["refused"] for r in ans),
             "evidence_cited": sum(r["evidence_cited"] for r in ans),
             "wrongly_declined": sum(r["refused"] for r in ans),
             "unanswerable": len(una),
@@ -247,8 +256,9 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "first_token_p95_s": _pct(firsts, 95),
         }
 
-    order = sorted(k for k in groups if k not in ("overall", "follow-up turns"))
-    by_type = {k: line(groups[k]) for k in [*order, "follow-up turns", "overall"] if k in groups}
+    extra = (*TAG_LINES, "follow-up turns", "overall")
+    order = sorted(k for k in groups if k not in extra)
+    by_type = {k: line(groups[k]) for k in [*order, *extra] if k in groups}
     follow = groups.get("follow-up turns", [])
     return {
         "by_type": by_type,
@@ -277,6 +287,7 @@ def print_report(report: dict[str, Any]) -> None:
         "type",
         "n",
         "right answer + citation",
+        "answer stated, any citation",
         "evidence ¶ cited",
         "answerable declined",
         "unanswerable declined",
@@ -285,19 +296,24 @@ def print_report(report: dict[str, Any]) -> None:
         "1st token p50/p95 s",
     ):
         table.add_column(col, justify="left" if col == "type" else "right")
-    for name, v in s["by_type"].items():
+    names = list(s["by_type"])
+    for i, (name, v) in enumerate(s["by_type"].items()):
+        following = names[i + 1] if i + 1 < len(names) else None
         table.add_row(
             name,
             str(v["questions"]),
             frac(v["right"], v["answerable"]),
+            frac(v["answer_found"], v["answerable"]),
             frac(v["evidence_cited"], v["answerable"]),
             frac(v["wrongly_declined"], v["answerable"]),
             frac(v["declined"], v["unanswerable"]),
             secs(v["p50_s"]),
             secs(v["p95_s"]),
             f"{secs(v['first_token_p50_s'])}/{secs(v['first_token_p95_s'])}",
-            end_section=name in ("follow-up turns",) or name == list(s["by_type"])[-2],
+            end_section=following in (TAG_LINES[0], "follow-up turns", "overall"),
         )
     console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(width=150)
     console.print(table)
     console.print(f"follow-ups right: {frac(s['followups_right'], s['followups'])}")
