@@ -60,6 +60,8 @@ def test_every_evidence_sentence_is_in_its_article(items, articles):
         if q.article_id not in articles or squash(e) not in articles[q.article_id]
     ]
     assert not missing
+    unknown = {a for _, q in turns(items) for a in q.other_articles if a not in articles}
+    assert not unknown
 
 
 def test_answerable_questions_have_evidence_holding_every_answer(items):
