@@ -148,3 +148,9 @@ def test_a_real_run_on_the_session_index(service, news_index, tmp_path):
     assert "right answer" in r.stdout
     data = json.loads(out.read_text())
     assert data["split"] == "dev" and data["items"] == 2 and len(data["rows"]) >= 2
+
+
+def test_an_unknown_split_is_one_line_and_loads_nothing():
+    r = run_cli("eval", "answers", "--split", "final")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error: unknown split 'final'; choose one of dev, test"
