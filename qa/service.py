@@ -21,6 +21,7 @@ from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
 from index.embedder import Embedder
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
+from qa.answer.followup import standalone
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
 from qa.response import Answer, Citation, Filters, Passage, Timings
@@ -258,7 +259,8 @@ class QAService:
     ) -> Answer:
         """Answer one question. `history` is the earlier (question, answer) turns of a
         chat; an LLM generator rewrites a follow-up into a standalone question with it
-        before retrieving (the extractive answerer cannot, and ignores it)."""
+        before retrieving; without one, references ("he", "that", "the company") are
+        resolved from the previous turn (`qa.answer.followup`)."""
         answer = None
         for item in self.stream(question, k=k, filters=filters, history=history):
             answer = item
@@ -318,17 +320,18 @@ class QAService:
         history: Sequence[tuple[str, str]] | None,
     ) -> Answer:
         t0 = time.perf_counter()
-        result = self.searcher.search(question, k or self.settings.k, filters)
+        rewrite = standalone(question, history)
+        searched = rewrite.question
+        read_k = k or max(self.settings.k, self.settings.reader_k)
+        result = self.searcher.search(searched, read_k, filters)
         t1 = time.perf_counter()
-        notes = list(result.notes)
-        if history:
-            notes.append("the extractive answerer does not use the chat history")
+        notes = rewrite.notes + list(result.notes)
         weak = result.too_weak(self.settings.min_relevance)
         text, citations, short = REFUSAL, [], None
         if weak is not None:
             notes += weak
         else:
-            reading = self.answerer.read(question, result.hits)
+            reading = self.answerer.read(searched, result.hits)
             notes += reading.notes
             if reading.answerable:
                 text, citations = self.answerer.compose(reading)
@@ -348,6 +351,7 @@ class QAService:
                 total_ms=round((t2 - t0) * 1000, 1),
             ),
             short_answer=short,
+            standalone_question=searched if rewrite.changed else None,
         )
 
     def _assemble(

@@ -30,7 +30,7 @@ import numpy as np
 from index.annotate import Entity, decode_entities, find_entities
 from index.chunker import sentence_spans, word_count
 from index.embedder import Embedder
-from qa.answer.question import Analysis, Specific, analyze
+from qa.answer.question import Analysis, Specific, analyze, parse
 from qa.retrieval.retriever import Hit
 
 # Scoring weights (tuned on the dev split of data/eval; see docs/evaluation.md).
@@ -141,7 +141,7 @@ class Reader:
             term_share = _term_share(terms, low) if terms else 0.0
             spec = [s for s in a.specifics]
             spec_share = _weighted_share(spec, context) if spec else 0.0
-            sent.key_coverage = _weighted_share(key, context) if key else 1.0
+            sent.key_coverage = _weighted_share(key, _coverage_context(sent)) if key else 1.0
             sent.answers = _answers(a, sent, own)
             typed = 1.0 if (a.wants_entity and sent.answers) else 0.0
             sent.score = (
@@ -177,19 +177,24 @@ class Reader:
         return more
 
     def _missing(self, a: Analysis, sent: Sentence) -> list[str]:
-        context = _context(sent)
+        context = _coverage_context(sent)
         return [s.text for s in a.key_specifics() if not _mentions(s, context)]
 
 
 def _context(sent: Sentence) -> str:
-    """Where a sentence's specifics may stand: itself, the sentence before, and its
-    article's headline and date (a year the question names is often only in the date)."""
+    """Where a sentence's own specifics may stand: itself and the sentence before."""
     parts = [sent.text]
     if sent.borrowed is not None:
         parts.append(sent.borrowed.text)
-    chunk = sent.hit.chunk
-    parts += [chunk.title or "", chunk.date or ""]
     return " \n ".join(parts).lower()
+
+
+def _coverage_context(sent: Sentence) -> str:
+    """Where the question's key specifics may stand for this sentence to count as
+    evidence: its paragraph(s), its article's headline, outlet and date (a year or an
+    outlet the question names is often only there)."""
+    chunk = sent.hit.chunk
+    return " \n ".join([chunk.text, chunk.title or "", chunk.source or "", chunk.date or ""]).lower()
 
 
 def _mentions(spec: Specific, context: str) -> bool:
@@ -197,11 +202,20 @@ def _mentions(spec: Specific, context: str) -> bool:
 
 
 def _contains(haystack: str, needle: str) -> bool:
+    """A whole-word mention; each word of a name may differ in its ending ("Jordanian"
+    for "Jordan", "Somalis" for "Somali") and dots do not count ("U.S." is "US")."""
+    needle = needle.replace(".", "")
     if not needle:
         return False
-    if needle[0].isalnum() and needle[-1].isalnum():
-        return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
-    return needle in haystack
+    words = re.findall(r"\w+", needle)
+    if not words:
+        return needle in haystack
+    hay = haystack.replace(".", "")
+    if all(len(w) <= 4 or w.isdigit() for w in words):
+        return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", hay) is not None
+    stems = [re.escape(w[:5]) if len(w) > 5 and not w.isdigit() else re.escape(w) for w in words]
+    pattern = r"(?<!\w)" + r"\w*\W+".join(stems)
+    return re.search(pattern, hay) is not None
 
 
 def _weighted_share(specifics: list[Specific], context: str) -> float:
@@ -237,34 +251,56 @@ def _answers(a: Analysis, sent: Sentence, own: set[str]) -> list[Entity]:
 
 
 def _is_own(sent: Sentence, ent: Entity, own: set[str]) -> bool:
-    text = sent.hit.chunk.text[ent[0] : ent[1]].lower().strip()
+    text = sent.hit.chunk.text[ent[0] : ent[1]].lower().strip().replace(".", "")
     text = text[4:] if text.startswith("the ") else text
+    own = {o.replace(".", "") for o in own}
     return any(text == o or text in o.split() or o in text for o in own if o)
 
 
 def _short_answer(a: Analysis, sent: Sentence) -> str | None:
-    """The answer entity as written: the one nearest the words the sentence shares with
-    the question (in the sentence itself; a borrowed name when the sentence has none)."""
+    """The answer entity as written. In the sentence's parse, the candidate closest (in
+    dependency steps) to the words it shares with the question wins, with the noun the
+    question asks about ("which prison" → "Fort Dix federal prison") counting most; a
+    name borrowed from the sentence before is taken as it is."""
     if not sent.answers:
         return None
     chunk_text = sent.hit.chunk.text
     if sent.answers[0][0] < sent.start:  # borrowed from the sentence before
         s, e, _ = sent.answers[-1]
         return _clean(chunk_text[s:e])
-    anchors = [
-        m.start() + sent.start
-        for t in a.terms
-        for m in re.finditer(rf"\b{re.escape(t[:5])}", sent.text.lower())
-    ]
-    if not anchors:
+    if len(sent.answers) == 1:
         s, e, _ = sent.answers[0]
         return _clean(chunk_text[s:e])
+    doc = parse(sent.text)
+    lemmas = set(a.terms)
+    anchors = [t for t in doc if t.lemma_.lower() in lemmas or t.lower_ in lemmas]
+    focus = [t for t in doc if a.focus and t.lemma_.lower() == a.focus]
 
-    def distance(ent: Entity) -> int:
-        return min(min(abs(ent[0] - x), abs(ent[1] - x)) for x in anchors)
+    def cost(ent: Entity) -> tuple[float, int]:
+        span = doc.char_span(ent[0] - sent.start, ent[1] - sent.start, alignment_mode="expand")
+        if span is None:
+            return (99.0, ent[0])
+        root = span.root
+        c = min((_steps(root, t) for t in anchors), default=6)
+        if focus:
+            near = min(_steps(root, t) for t in focus)
+            if near <= 1 or any(t in span for t in focus):
+                c -= 3
+            else:
+                c += 0.5 * min(near, 4)
+        return (float(c), ent[0])
 
-    s, e, _ = min(sent.answers, key=lambda ent: (distance(ent), ent[0]))
+    s, e, _ = min(sent.answers, key=cost)
     return _clean(chunk_text[s:e])
+
+
+def _steps(x, y) -> int:
+    """Edges between two tokens in the dependency tree."""
+    up = {t.i: n for n, t in enumerate([x, *x.ancestors])}
+    for n, t in enumerate([y, *y.ancestors]):
+        if t.i in up:
+            return up[t.i] + n
+    return 12
 
 
 def _clean(text: str) -> str:
