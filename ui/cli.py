@@ -312,6 +312,11 @@ eval_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
+# Required: the benchmark's data is not part of the product and has no default place.
+DataOpt = Annotated[
+    Path,
+    typer.Option("--data", help="The MultiHop-RAG folder (queries_train.json, corpus_train.json)."),
+]
 
 
 @models_app.command("fetch")
@@ -375,9 +380,7 @@ def _multihop_service(data: Path, cache: Path):
 @eval_app.command("multihop")
 @guarded
 def eval_multihop(
-    data: Annotated[Path, typer.Option("--data", help="The MultiHop-RAG folder.")] = Path(
-        "../shared/data/multihop-rag"
-    ),
+    data: DataOpt,
     sample: Annotated[int, typer.Option("--sample", help="Questions (stratified by type).")] = 40,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     cache: Annotated[
@@ -421,9 +424,7 @@ def eval_multihop(
 @eval_app.command("verdict")
 @guarded
 def eval_verdict(
-    data: Annotated[Path, typer.Option("--data", help="The MultiHop-RAG folder.")] = Path(
-        "../shared/data/multihop-rag"
-    ),
+    data: DataOpt,
     sample: Annotated[int, typer.Option("--sample", help="Yes/no questions per seed.")] = 80,
     seeds: Annotated[list[int], typer.Option("--seed", help="Repeat for more draws.")] = [101],  # noqa: B006
     exclude_seeds: Annotated[
@@ -444,10 +445,11 @@ def eval_verdict(
     from qa.eval.multihop import load_queries
     from qa.eval.verdict import draw_questions, probe_all, summarize
 
+    queries = load_queries(data)  # before the index: a wrong --data fails at once
     service = _multihop_service(data, cache)
     if service.chain is None:
         raise ValueError("eval verdict needs an LLM generator (ARCHIVE_QA_GENERATOR=local)")
-    questions = draw_questions(load_queries(data), sample, seeds, exclude_seeds, exclude_sample)
+    questions = draw_questions(queries, sample, seeds, exclude_seeds, exclude_sample)
 
     def logodds(q: str) -> float | None:
         v = service.chain.probe_verdict(q)
@@ -582,9 +584,14 @@ def bench(
     news: Annotated[Path, typer.Option("--news", help="NewsArticles.zip.")] = Path(
         "data/archive/NewsArticles.zip"
     ),
-    multihop: Annotated[Path, typer.Option("--multihop", help="The MultiHop-RAG folder.")] = Path(
-        "../shared/data/multihop-rag"
-    ),
+    multihop: Annotated[
+        Path | None,
+        typer.Option(
+            "--multihop",
+            help="The MultiHop-RAG folder (needed by the backend, query and scale sections, "
+            "and by coldstart without --index).",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the JSON report here.")
     ] = None,

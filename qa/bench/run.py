@@ -29,7 +29,7 @@ class BenchOptions:
     only: tuple[str, ...] = SECTIONS
     news: Path = Path("data/archive/NewsArticles.zip")
     seed: Path = Path("data/sample/captured-russian-soldier.txt")
-    multihop: Path = Path("../shared/data/multihop-rag")
+    multihop: Path | None = None  # the MultiHop-RAG folder; see `needs_multihop`
     articles: int = 150  # NewsArticles for the build section
     backend_articles: int = 30  # MultiHop-RAG articles for the backend comparison
     questions: int = 200  # MultiHop-RAG questions for query latency and agreement
@@ -56,6 +56,19 @@ class BenchOptions:
             raise ValueError("--scale-chunks must be at least 1,000")
         if self.index is not None and not (self.index / "CURRENT").is_file():
             raise ValueError(f"--index {self.index} is not a built index (no CURRENT file)")
+        needs = self.needs_multihop()
+        if needs and self.multihop is None:
+            raise ValueError(
+                f"the {', '.join(needs)} section(s) need --multihop DIR, the MultiHop-RAG folder "
+                "(queries_train.json, corpus_train.json); or choose others with --only"
+            )
+        if needs and not (self.multihop / "queries_train.json").is_file():
+            raise ValueError(f"--multihop {self.multihop}: no queries_train.json there")
+
+    def needs_multihop(self) -> list[str]:
+        """The selected sections that read MultiHop-RAG (coldstart only to build an index)."""
+        reads = {"backend", "query", "scale"} | ({"coldstart"} if self.index is None else set())
+        return [name for name in SECTIONS if name in self.only and name in reads]
 
 
 def run_bench(
