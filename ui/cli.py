@@ -423,6 +423,7 @@ def eval_multihop(
 
 
 @eval_app.command("answers")
+@guarded
 def eval_answers(
     split: Annotated[str, typer.Option("--split", help="dev (tune on it) or test.")] = "test",
     generator: Annotated[
@@ -434,43 +435,44 @@ def eval_answers(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N records.")
     ] = None,
+    questions: Annotated[
+        Path,
+        typer.Option("--questions", help="The question set's folder (answers-<split>.jsonl)."),
+    ] = Path("data/eval"),
 ) -> None:
     """Answer our own question set (data/eval/) and print right answers with the right
     citation, wrong and right refusals, follow-ups and seconds, per answer type."""
 
-    def run():
-        from qa.eval.answers import load_set, print_report, run_items, summarize
-        from qa.service import QAService
+    from qa.eval.answers import load_set, print_report, run_items, summarize
+    from qa.service import QAService
 
-        items = load_set(split)[:limit]
-        service = QAService.from_settings(_settings(index, generator=generator))
+    items = load_set(split, questions)[:limit]
+    service = QAService.from_settings(_settings(index, generator=generator))
 
-        def progress(i, row):
-            mark = "ok " if row["right"] else "-- "
-            typer.echo(
-                f"{i:>3}/{len(items)} {mark}{row['type'][:5]:<5} {row['seconds']:5.2f}s "
-                f"{row['question'][:60]!r} -> {row['answer'][:70]!r}",
-                err=True,
-            )
+    def progress(i, row):
+        mark = "ok " if row["right"] else "-- "
+        typer.echo(
+            f"{i:>3}/{len(items)} {mark}{row['type'][:5]:<5} {row['seconds']:5.2f}s "
+            f"{row['question'][:60]!r} -> {row['answer'][:70]!r}",
+            err=True,
+        )
 
-        rows = run_items(lambda q, h: service.ask(q, history=h or None), items, progress)
-        report = {
-            "split": split,
-            "generator": service.generator,
-            "index": str(service.settings.index_dir),
-            "items": len(items),
-            "questions": len(rows),
-            "summary": summarize(rows),
-        }
-        if out:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(
-                json.dumps({**report, "rows": rows}, indent=2, ensure_ascii=False),
-                encoding="utf-8",
-            )
-        print_report(report)
-
-    _guard(run)
+    rows = run_items(lambda q, h: service.ask(q, history=h or None), items, progress)
+    report = {
+        "split": split,
+        "generator": service.generator,
+        "index": str(service.settings.index_dir),
+        "items": len(items),
+        "questions": len(rows),
+        "summary": summarize(rows),
+    }
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps({**report, "rows": rows}, indent=2, ensure_ascii=False),
+            encoding="utf-8",
+        )
+    print_report(report)
 
 
 @eval_app.command("verdict")
