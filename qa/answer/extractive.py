@@ -42,7 +42,11 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.store = store
         self.chunking = chunking
-        self.reader = Reader(embedder, max_sentences=max_quotes)
+        self.reader = Reader(embedder, max_sentences=max_quotes, article_text=self._article_text)
+
+    def _article_text(self, article_id: str) -> str | None:
+        article = self.store.article(article_id)
+        return None if article is None else article.text
 
     def read(self, question: str, hits: list[Hit], analysis: Analysis | None = None) -> Reading:
         return self.reader.read(question, hits, analysis)

@@ -70,10 +70,10 @@ class _Turn:
 def standalone(question: str, history: Sequence[tuple[str, str]] | None) -> Rewrite:
     """`question` with its references to the previous turn resolved (see the module)."""
     a = analyze(question)
-    refs = [(s, e, t) for s, e, t in a.pronouns if t.lower() in _ALL]
+    refs = [(s, e, t, tag) for s, e, t, tag in a.pronouns if t.lower() in _ALL]
     if not history:
         if refs:
-            names = ", ".join(f"'{t}'" for _, _, t in refs)
+            names = ", ".join(f"'{t}'" for _, _, t, _ in refs)
             return Rewrite(
                 question,
                 notes=[f"no earlier turn to resolve {names} against; searched as asked"],
@@ -85,11 +85,11 @@ def standalone(question: str, history: Sequence[tuple[str, str]] | None) -> Rewr
     used_person: set[str] = set()
     replaced = False
     # Right to left, so earlier offsets stay valid.
-    for start, end, word in sorted(refs, reverse=True):
+    for start, end, word, tag in sorted(refs, reverse=True):
         value = _resolve(word.lower(), turn, used_person)
         if value is None:
             continue
-        if word.lower() in _POSSESSIVE:
+        if word.lower() in _POSSESSIVE and (tag == "PRP$" or word.lower() != "her"):
             value = f"{value}'s"
         text = text[:start] + value + text[end:]
         replaced = True
@@ -118,6 +118,8 @@ def standalone(question: str, history: Sequence[tuple[str, str]] | None) -> Rewr
 
 
 _ALL = _PERSON | _GROUP | _THING | _TOPIC | _PLACE
+# What "it" can stand for when the previous answer was one (not a person, number or date).
+_THING_LABELS = {"ORG", "WORK_OF_ART", "EVENT", "LAW", "PRODUCT", "FAC"}
 
 
 def _previous(question: str, answer: str) -> _Turn:
@@ -163,7 +165,7 @@ def _resolve(word: str, turn: _Turn, used_person: set[str]) -> str | None:
         candidates = []
         if turn.answer and turn.answer_label == "PERSON":
             candidates.append(turn.answer)
-        candidates += [t for t, label in turn.entities if label in {"PERSON", "PROPN"}]
+        candidates += [t for t, label in turn.entities if label == "PERSON"]
         for c in candidates:
             if c not in used_person:
                 used_person.add(c)
@@ -180,7 +182,7 @@ def _resolve(word: str, turn: _Turn, used_person: set[str]) -> str | None:
         places = [t for t, label in turn.entities if label in {"GPE", "LOC", "FAC"}]
         return f"in {places[0]}" if places else None
     if word in _THING:
-        if turn.answer and turn.answer_label not in {None, "PERSON"}:
+        if turn.answer and turn.answer_label in _THING_LABELS:
             return turn.answer
         return turn.topic or (turn.entities[0][0] if turn.entities else None)
     if word in _TOPIC:

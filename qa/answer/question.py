@@ -105,7 +105,9 @@ _GENERIC = {
     "know", "think", "want", "need", "use", "become", "show", "include", "find", "let",
     "latest", "first", "last", "new", "recent", "early", "late", "current", "many", "much",
 }
-_QUOTED = re.compile(r"[\"“”‘’']([^\"“”‘’']{3,80})[\"“”‘’']")
+# Quoted phrases: double quotes, or single ones that open after a space (not the
+# apostrophe of "Stanford's").
+_QUOTED = re.compile(r"[\"“]([^\"“”]{3,80})[\"”]|(?:^|\s)[‘']([^‘’']{3,80})[’'](?!\w)")
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ class Analysis:
     specifics: list[Specific] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)  # content lemmas, for sentence scoring
     entity_texts: list[str] = field(default_factory=list)  # the question's own entities
-    pronouns: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, text)
+    # (start, end, text, Penn tag: PRP$ for a possessive "her"/"his")
+    pronouns: list[tuple[int, int, str, str]] = field(default_factory=list)
     noun_chunks: list[str] = field(default_factory=list)
     english: bool = True
 
@@ -259,7 +262,7 @@ def analyze(question: str) -> Analysis:
     a.english = _looks_english(doc)
     covered: list[tuple[int, int]] = []
     for ent in doc.ents:
-        text = ent.text.strip(" '\"“”‘’?")
+        text = re.sub(r"['’]s$", "", ent.text).strip(" '\"“”‘’?")
         if not text:
             continue
         covered.append((ent.start_char, ent.end_char))
@@ -275,8 +278,9 @@ def analyze(question: str) -> Analysis:
         else:
             a.specifics.append(Specific(_strip_article(text), "entity", ent.label_))
     for m in _QUOTED.finditer(question):
-        if " " in m.group(1).strip():
-            a.specifics.append(Specific(m.group(1).strip(), "quote"))
+        phrase = (m.group(1) or m.group(2) or "").strip()
+        if " " in phrase:
+            a.specifics.append(Specific(phrase, "quote"))
     # Runs of proper nouns the NER missed ("Marine Le Pen" in a question) are one name.
     run: list[Any] = []
     for tok in [*doc, None]:
@@ -296,7 +300,7 @@ def analyze(question: str) -> Analysis:
     for tok in doc:
         inside = any(s <= tok.idx < e for s, e in covered)
         if tok.pos_ == "PRON" and tok.lower_ in _PRONOUNS:
-            a.pronouns.append((tok.idx, tok.idx + len(tok), tok.text))
+            a.pronouns.append((tok.idx, tok.idx + len(tok), tok.text, tok.tag_))
         if tok.is_stop or tok.is_punct or not tok.is_alpha or len(tok) < 3:
             continue
         lemma = tok.lemma_.lower()

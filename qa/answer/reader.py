@@ -21,7 +21,7 @@ before that is annotated here, once per process.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -33,12 +33,20 @@ from index.embedder import Embedder
 from qa.answer.question import Analysis, Specific, analyze, parse
 from qa.retrieval.retriever import Hit
 
-# Scoring weights (tuned on the dev split of data/eval; see docs/evaluation.md).
-W_SIM = 1.0
-W_TERMS = 0.3
-W_SPECIFICS = 0.5
-W_TYPED = 0.25
-RANK_PRIOR = 0.03
+# A sentence's score is a weighted sum of its features (`features`); the weights were
+# fitted on the dev split of data/eval (docs/evaluation.md), never on the test split.
+WEIGHTS = {
+    "sim": 1.0,
+    "terms": 0.3,
+    "specifics": 0.5,
+    "key_sentence": 0.0,
+    "key_chunk": 0.0,
+    "typed": 0.25,
+    "rank": 0.03,
+    "focus": 0.0,
+    "borrowed": 0.0,
+    "bias": 0.0,
+}
 # How many of the best sentences may stand in for the best one when it lacks the answer.
 TYPED_WINDOW = 6
 # A sentence must reach this share of the question's key specifics to count as evidence.
@@ -63,6 +71,7 @@ class Sentence:
     key_coverage: float = 0.0
     answers: list[Entity] = field(default_factory=list)  # entities of the asked kind
     borrowed: Sentence | None = None  # the sentence before, when it supplies the name
+    features: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -83,9 +92,17 @@ class Reading:
 
 
 class Reader:
-    def __init__(self, embedder: Embedder, max_sentences: int = 2) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        max_sentences: int = 2,
+        article_text: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """`article_text(article_id)` gives a whole article, where a question's key
+        specifics may stand (without it, the paragraph is searched)."""
         self.embedder = embedder
         self.max_sentences = max_sentences
+        self.article_text = article_text
 
     def read(self, question: str, hits: Sequence[Hit], analysis: Analysis | None = None) -> Reading:
         a = analysis or analyze(question)
@@ -132,25 +149,16 @@ class Reader:
     def _score(self, a: Analysis, sentences: list[Sentence]) -> None:
         vecs = self.embedder.encode([a.question, *(s.text for s in sentences)])
         sims = np.asarray(vecs[1:]) @ np.asarray(vecs[0])
-        terms = set(a.terms)
-        key = a.key_specifics()
         own = {t.lower() for t in a.entity_texts}
+        articles: dict[str, str] = {}
         for sent, sim in zip(sentences, sims):
-            low = sent.text.lower()
-            context = _context(sent)
-            term_share = _term_share(terms, low) if terms else 0.0
-            spec = [s for s in a.specifics]
-            spec_share = _weighted_share(spec, context) if spec else 0.0
-            sent.key_coverage = _weighted_share(key, _coverage_context(sent)) if key else 1.0
             sent.answers = _answers(a, sent, own)
-            typed = 1.0 if (a.wants_entity and sent.answers) else 0.0
-            sent.score = (
-                W_SIM * float(sim)
-                + W_TERMS * term_share
-                + W_SPECIFICS * spec_share
-                + W_TYPED * typed
-                + RANK_PRIOR / (1 + sent.hit_rank)
-            )
+            aid = sent.hit.chunk.article_id
+            if aid not in articles:
+                articles[aid] = self._coverage_context(sent)
+            sent.features = features(a, sent, float(sim), articles[aid])
+            sent.key_coverage = sent.features["key_chunk"]
+            sent.score = float(sum(WEIGHTS[name] * value for name, value in sent.features.items()))
 
     def _choose(self, a: Analysis, ranked: list[Sentence]) -> Sentence | None:
         """The best sentence that covers the key specifics and, for a question that
@@ -176,9 +184,38 @@ class Reader:
             more.append(sent)
         return more
 
+    def _coverage_context(self, sent: Sentence) -> str:
+        """Where the question's key specifics may stand for a sentence to count as
+        evidence: its whole article, with the headline, outlet and date (a year or an
+        outlet the question names is often only there)."""
+        chunk = sent.hit.chunk
+        body = (self.article_text(chunk.article_id) if self.article_text else None) or chunk.text
+        return " \n ".join([body, chunk.title or "", chunk.source or "", chunk.date or ""]).lower()
+
     def _missing(self, a: Analysis, sent: Sentence) -> list[str]:
-        context = _coverage_context(sent)
+        context = self._coverage_context(sent)
         return [s.text for s in a.key_specifics() if not _mentions(s, context)]
+
+
+def features(a: Analysis, sent: Sentence, sim: float, article: str) -> dict[str, float]:
+    """What the score weighs: similarity to the question, the share of its terms and
+    specifics the sentence mentions, whether it holds an answer of the asked kind, and
+    where its paragraph ranked."""
+    low = sent.text.lower()
+    context = _context(sent)
+    key = a.key_specifics()
+    return {
+        "sim": sim,
+        "terms": _term_share(set(a.terms), low) if a.terms else 0.0,
+        "specifics": _weighted_share(a.specifics, context) if a.specifics else 0.0,
+        "key_sentence": _weighted_share(key, context) if key else 1.0,
+        "key_chunk": _weighted_share(key, article) if key else 1.0,
+        "typed": 1.0 if (a.wants_entity and sent.answers) else 0.0,
+        "rank": 1.0 / (1 + sent.hit_rank),
+        "focus": 1.0 if a.focus and re.search(rf"\b{re.escape(a.focus[:5])}", low) else 0.0,
+        "borrowed": 1.0 if sent.answers and sent.answers[0][0] < sent.start else 0.0,
+        "bias": 1.0,
+    }
 
 
 def _context(sent: Sentence) -> str:
@@ -187,14 +224,6 @@ def _context(sent: Sentence) -> str:
     if sent.borrowed is not None:
         parts.append(sent.borrowed.text)
     return " \n ".join(parts).lower()
-
-
-def _coverage_context(sent: Sentence) -> str:
-    """Where the question's key specifics may stand for this sentence to count as
-    evidence: its paragraph(s), its article's headline, outlet and date (a year or an
-    outlet the question names is often only there)."""
-    chunk = sent.hit.chunk
-    return " \n ".join([chunk.text, chunk.title or "", chunk.source or "", chunk.date or ""]).lower()
 
 
 def _mentions(spec: Specific, context: str) -> bool:
@@ -237,7 +266,13 @@ def _answers(a: Analysis, sent: Sentence, own: set[str]) -> list[Entity]:
     "the minister", in the one before), leaving out what the question names itself."""
     if not a.wants_entity:
         return []
-    found = [e for e in sent.entities if e[2] in a.labels and not _is_own(sent, e, own)]
+    text = sent.hit.chunk.text
+    found = [
+        _widen(text, e)
+        for e in sent.entities
+        if e[2] in a.labels and not _is_own(sent, e, own) and _fits(a, text[e[0] : e[1]], e[2])
+    ]
+    found = _preferred(a, text, found)
     if found or sent.borrowed is None or "PERSON" not in a.labels:
         return found
     lead = sent.text.lower()
@@ -248,6 +283,53 @@ def _answers(a: Analysis, sent: Sentence, own: set[str]) -> list[Entity]:
         prev = sent.borrowed
         return [e for e in prev.entities if e[2] == "PERSON" and not _is_own(prev, e, own)]
     return []
+
+
+_DURATION = re.compile(r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b", re.I)
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_MONEY_FOCUS = {"cost", "price", "fine", "fee", "salary", "budget", "sum", "bill", "worth", "debt"}
+_SHARE_FOCUS = {"share", "percentage", "percent", "proportion", "rate"}
+_SCALE = r"(?:\s*(?:bln|billion|mln|million|trillion|thousand|bn|m|k|percent|per cent|%))?"
+
+
+def _fits(a: Analysis, text: str, label: str) -> bool:
+    """What the kind demands of an entity's form: a duration names a unit of time, a
+    "which year" question wants a year."""
+    if a.kind == "duration":
+        return bool(_DURATION.search(text))
+    if a.focus in {"year", "decade", "century"}:
+        return bool(_YEAR.search(text))
+    return True
+
+
+def _preferred(a: Analysis, text: str, found: list[Entity]) -> list[Entity]:
+    """Money for a price or fine, a percentage for a share, when the sentence has one."""
+    if a.kind == "amount":
+        want = None
+        if a.focus in _SHARE_FOCUS:
+            want = "PERCENT"
+        elif a.focus in _MONEY_FOCUS or any(t in _MONEY_FOCUS | {"pay", "spend", "charge"} for t in a.terms):
+            want = "MONEY"
+        if want and any(e[2] == want for e in found):
+            return [e for e in found if e[2] == want]
+    if a.kind == "number" and any(e[2] != "DATE" for e in found):
+        return [e for e in found if not _YEAR.fullmatch(text[e[0] : e[1]].strip())]
+    return found
+
+
+def _widen(text: str, ent: Entity) -> Entity:
+    """A number as written in full: "$2 bln", "17 to 18 million tons" (the entity
+    recognizer often keeps only the figure)."""
+    s, e, label = ent
+    if label not in {"CARDINAL", "MONEY", "QUANTITY", "PERCENT"}:
+        return ent
+    before = re.search(r"(?:[$€£¥]\s?|\d[\d,.]*\s*(?:to|-|–|and)\s*)$", text[max(0, s - 20) : s])
+    if before:
+        s -= len(before.group(0))
+    after = re.match(_SCALE, text[e : e + 12], re.I)
+    if after and after.group(0).strip():
+        e += len(after.group(0))
+    return (s, e, label)
 
 
 def _is_own(sent: Sentence, ent: Entity, own: set[str]) -> bool:
@@ -273,6 +355,8 @@ def _short_answer(a: Analysis, sent: Sentence) -> str | None:
         return _clean(chunk_text[s:e])
     doc = parse(sent.text)
     lemmas = set(a.terms)
+    if a.kind == "person" and _SPEECH & set(_question_lemmas(a)):
+        lemmas |= _SPEECH  # "who said …": the speaker is the subject of the speech verb
     anchors = [t for t in doc if t.lemma_.lower() in lemmas or t.lower_ in lemmas]
     focus = [t for t in doc if a.focus and t.lemma_.lower() == a.focus]
 
@@ -282,6 +366,10 @@ def _short_answer(a: Analysis, sent: Sentence) -> str | None:
             return (99.0, ent[0])
         root = span.root
         c = min((_steps(root, t) for t in anchors), default=6)
+        if span.end < len(doc) and doc[span.end].lower_ in {"'s", "’s"}:
+            c += 1.0  # "Madagascar's football chief": a possessive qualifies the answer
+        if a.kind == "person" and root.dep_ in {"nsubj", "nsubjpass"}:
+            c -= 0.5
         if focus:
             near = min(_steps(root, t) for t in focus)
             if near <= 1 or any(t in span for t in focus):
@@ -292,6 +380,16 @@ def _short_answer(a: Analysis, sent: Sentence) -> str | None:
 
     s, e, _ = min(sent.answers, key=cost)
     return _clean(chunk_text[s:e])
+
+
+_SPEECH = {
+    "say", "said", "warn", "threaten", "claim", "deny", "tell", "insist", "urge", "accuse",
+    "add", "argue", "announce", "declare", "state", "reply", "respond", "call", "admit",
+}
+
+
+def _question_lemmas(a: Analysis) -> list[str]:
+    return [t.lemma_.lower() for t in parse(a.question)]
 
 
 def _steps(x, y) -> int:
