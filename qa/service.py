@@ -9,6 +9,7 @@ wrote it and whichever front end asked.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from index.chunker import ChunkSettings
 from index.embedder import Embedder
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
 from qa.answer.followup import standalone
+from qa.answer.question import analyze
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
 from qa.response import Answer, Citation, Filters, Passage, Timings
@@ -57,6 +59,48 @@ def clean_question(question: str, max_chars: int) -> str:
             f"the question is {len(q):,} characters long; the limit is {max_chars:,}"
         )
     return q
+
+
+def check_content(question: str, history: Sequence[tuple[str, str]] | None = None) -> None:
+    """A question must name something to look for, unless it follows an earlier turn
+    ("Who is he?" after an answer is a fine follow-up; alone it is not)."""
+    if history or _has_content_word(question):
+        return
+    refs = [w for w in re.findall(r"\w+", question) if w.lower() in _REFERRING]
+    if refs:
+        names = ", ".join(f"'{w}'" for w in refs)
+        raise QuestionError(
+            f"{question!r} refers to an earlier answer ({names}) but there is none; "
+            "name who or what you mean"
+        )
+    raise QuestionError(
+        f"{question!r} names nothing to look for; ask about a person, place, event or topic"
+    )
+
+
+_REFERRING = {
+    "he",
+    "she",
+    "him",
+    "her",
+    "his",
+    "they",
+    "them",
+    "their",
+    "it",
+    "its",
+    "that",
+    "this",
+    "there",
+}
+
+
+def _has_content_word(text: str) -> bool:
+    """Any word that is not a function word or a question word ("what?" has none)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    words = re.findall(r"\w+", text.lower())
+    return any(w not in STOP_WORDS for w in words)
 
 
 def open_index(settings: Settings, embedder: Embedder, build: Path | None = None) -> ArchiveIndex:
@@ -213,6 +257,7 @@ class QAService:
         self, query: str, k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
         query = clean_question(query, self.settings.max_question_chars)
+        check_content(query)
         result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
         return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
 
@@ -231,6 +276,7 @@ class QAService:
         are only final in the closing `Answer`: show its `answer` text in the end.
         """
         question = clean_question(question, self.settings.max_question_chars)
+        check_content(question, history)
         k = check_k(k)
         filters = filters or Filters()
         if self.chain is None:
@@ -322,6 +368,18 @@ class QAService:
         t0 = time.perf_counter()
         rewrite = standalone(question, history)
         searched = rewrite.question
+        if not analyze(searched).english:
+            note = "the question does not look like English; the archive is read in English"
+            return self._assemble(
+                question=question,
+                text=REFUSAL,
+                citations=[],
+                refused=True,
+                hits=[],
+                notes=[note],
+                filters=filters,
+                timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 1)),
+            )
         read_k = k or max(self.settings.k, self.settings.reader_k)
         result = self.searcher.search(searched, read_k, filters)
         t1 = time.perf_counter()

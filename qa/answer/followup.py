@@ -31,12 +31,25 @@ _DEFINITE = re.compile(
     re.I,
 )
 _DEFINITE_KIND = {
-    "minister": "person", "president": "person", "man": "person", "woman": "person",
-    "official": "person", "leader": "person", "prime minister": "person",
-    "spokesman": "person", "company": "organisation", "firm": "organisation",
-    "group": "organisation", "party": "organisation", "organisation": "organisation",
-    "organization": "organisation", "team": "organisation", "club": "organisation",
-    "agency": "organisation", "country": "place", "city": "place",
+    "minister": "person",
+    "president": "person",
+    "man": "person",
+    "woman": "person",
+    "official": "person",
+    "leader": "person",
+    "prime minister": "person",
+    "spokesman": "person",
+    "company": "organisation",
+    "firm": "organisation",
+    "group": "organisation",
+    "party": "organisation",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "team": "organisation",
+    "club": "organisation",
+    "agency": "organisation",
+    "country": "place",
+    "city": "place",
 }
 _LEADS = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay|now)\b[\s,]*", re.I)
 _ABOUT = re.compile(r"^\s*(?:what|how) about\s+", re.I)

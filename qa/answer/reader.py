@@ -277,19 +277,23 @@ def _answers(a: Analysis, sent: Sentence, own: set[str]) -> list[Entity]:
         return found
     lead = sent.text.lower()
     first = re.match(r"\W*(\w+)", lead)
-    if (first and first.group(1) in _SUBJECT_PRONOUNS) or _ROLE_SUBJECT.match(lead) or re.search(
-        r"\b(?:he|she) (?:said|says|added|warned|told)\b", lead
+    if (
+        (first and first.group(1) in _SUBJECT_PRONOUNS)
+        or _ROLE_SUBJECT.match(lead)
+        or re.search(r"\b(?:he|she) (?:said|says|added|warned|told)\b", lead)
     ):
         prev = sent.borrowed
         return [e for e in prev.entities if e[2] == "PERSON" and not _is_own(prev, e, own)]
     return []
 
 
-_DURATION = re.compile(r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b", re.I)
+_DURATION = re.compile(
+    r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b", re.I
+)
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 _MONEY_FOCUS = {"cost", "price", "fine", "fee", "salary", "budget", "sum", "bill", "worth", "debt"}
 _SHARE_FOCUS = {"share", "percentage", "percent", "proportion", "rate"}
-_SCALE = r"(?:\s*(?:bln|billion|mln|million|trillion|thousand|bn|m|k|percent|per cent|%))?"
+_SCALE = r"(?:\s*(?:bln|billion|mln|million|trillion|thousand|bn|m|k|percent|per cent)(?!\w)|%)?"
 
 
 def _fits(a: Analysis, text: str, label: str) -> bool:
@@ -308,7 +312,9 @@ def _preferred(a: Analysis, text: str, found: list[Entity]) -> list[Entity]:
         want = None
         if a.focus in _SHARE_FOCUS:
             want = "PERCENT"
-        elif a.focus in _MONEY_FOCUS or any(t in _MONEY_FOCUS | {"pay", "spend", "charge"} for t in a.terms):
+        elif a.focus in _MONEY_FOCUS or any(
+            t in _MONEY_FOCUS | {"pay", "spend", "charge"} for t in a.terms
+        ):
             want = "MONEY"
         if want and any(e[2] == want for e in found):
             return [e for e in found if e[2] == want]
@@ -383,8 +389,25 @@ def _short_answer(a: Analysis, sent: Sentence) -> str | None:
 
 
 _SPEECH = {
-    "say", "said", "warn", "threaten", "claim", "deny", "tell", "insist", "urge", "accuse",
-    "add", "argue", "announce", "declare", "state", "reply", "respond", "call", "admit",
+    "say",
+    "said",
+    "warn",
+    "threaten",
+    "claim",
+    "deny",
+    "tell",
+    "insist",
+    "urge",
+    "accuse",
+    "add",
+    "argue",
+    "announce",
+    "declare",
+    "state",
+    "reply",
+    "respond",
+    "call",
+    "admit",
 }
 
 
