@@ -113,7 +113,8 @@ def _full_build(
             indexed_text(a.title, c.text, options.index_titles) for a, cs in chunked for c in cs
         ]
         t_annotate = time.perf_counter()
-        chunked = annotate_chunked(chunked, options.progress)
+        if options.annotate:
+            chunked = annotate_chunked(chunked, options.progress)
         timings["annotate"] = time.perf_counter() - t_annotate
         t_embed = time.perf_counter()
         vecs = embed_texts(embedder, texts, options)
@@ -156,7 +157,7 @@ def _full_build(
         corpus_hash=corpus_hash(hashes),
         notes=notes,
         skipped=skipped,
-        annotations=annotation_info(),
+        annotations=annotation_info() if options.annotate else {},
     )
     t_publish = time.perf_counter()
     final, manifest = finish_build(root, temp, record, t0, [faiss_path, store_path, *bm25_files])

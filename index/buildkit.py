@@ -42,6 +42,8 @@ class BuildOptions:
     # than this fraction of the base's chunks (delta chunks + tombstones).
     compact_fraction: float = 0.1
     compact: bool = False  # fold the delta into a new base now
+    # Find each chunk's entities (index.annotate); off only to measure what it costs.
+    annotate: bool = True
 
 
 @dataclass

@@ -49,6 +49,9 @@ WEIGHTS = {
 }
 # How many of the best sentences may stand in for the best one when it lacks the answer.
 TYPED_WINDOW = 6
+# The best answer candidate must be this many dependency steps nearer the question's
+# words than the next one to be stated as the short answer (else both are quoted).
+MIN_ANSWER_MARGIN = 2.0
 # A sentence must reach this share of the question's key specifics to count as evidence.
 MIN_KEY_COVERAGE = 0.99
 _SUBJECT_PRONOUNS = {"he", "she", "they"}
@@ -126,9 +129,15 @@ class Reader:
                 notes.append(f"no retrieved sentence names the {a.kind} asked for")
             return Reading(a, [], None, False, notes, ranked)
         evidence = [best]
+        short = _short_answer(a, best)
         if not a.wants_entity:
             evidence += self._more(best, ranked)
-        short = _short_answer(a, best)
+        elif short is None:
+            # No one clear fact in the best sentence: quote the next one that holds an
+            # answer of the asked kind too, and let the reader see both.
+            evidence += [x for x in ranked[1:TYPED_WINDOW] if x.answers and x.text != best.text][
+                : self.max_sentences - 1
+            ]
         return Reading(a, evidence, short, True, notes, ranked)
 
     # -- steps -----------------------------------------------------------------
@@ -384,8 +393,16 @@ def _short_answer(a: Analysis, sent: Sentence) -> str | None:
                 c += 0.5 * min(near, 4)
         return (float(c), ent[0])
 
-    s, e, _ = min(sent.answers, key=cost)
+    ranked = sorted(sent.answers, key=cost)
+    best, runner_up = cost(ranked[0])[0], cost(ranked[1])[0]
+    s, e, _ = ranked[0]
+    if runner_up - best < MIN_ANSWER_MARGIN and not _same_text(chunk_text, ranked[0], ranked[1]):
+        return None  # two candidates as close to the question: quote, do not guess
     return _clean(chunk_text[s:e])
+
+
+def _same_text(text: str, a: Entity, b: Entity) -> bool:
+    return _clean(text[a[0] : a[1]]).lower() == _clean(text[b[0] : b[1]]).lower()
 
 
 _SPEECH = {
