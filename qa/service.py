@@ -103,7 +103,11 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
 
 def open_index(settings: Settings, embedder: Embedder, build: Path | None = None) -> ArchiveIndex:
     """The live build under `settings.index_dir` (or the given build folder), verified
-    against the embedder in use."""
+    against the embedder in use; with the milvus backend, the live Milvus build."""
+    if settings.backend == "milvus":
+        from qa.retrieval.milvus import open_milvus_index
+
+        return open_milvus_index(settings.milvus_target(), embedder.name, embedder.dim, build)  # type: ignore[return-value]
     return ArchiveIndex.open(
         build or settings.index_dir,
         model_name=embedder.name,
@@ -124,7 +128,10 @@ class QAService:
         self.settings = settings
         self.embedder = embedder
         self.index = index
-        self.searcher = HybridSearcher(
+        searcher_class = HybridSearcher
+        if getattr(index, "backend", "faiss") == "milvus":
+            from qa.retrieval.milvus import MilvusSearcher as searcher_class
+        self.searcher = searcher_class(
             index,
             embedder,
             SearchParams(

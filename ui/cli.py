@@ -112,7 +112,12 @@ def build(
             compact_fraction=s.compact_fraction,
         )
         embedder = s.load_embedder()
-        result = build_index(sources, s.index_dir, embedder, options)
+        if s.backend == "milvus":
+            from index.milvus_store import build_milvus
+
+            result = build_milvus(sources, s.milvus_target(), embedder, options)
+        else:
+            result = build_index(sources, s.index_dir, embedder, options)
         _print_build(result, as_json)
 
     _guard(run)
@@ -181,7 +186,14 @@ def update(
             compact=compact,
         )
         embedder = s.load_embedder()
-        result = update_index(s.index_dir, embedder, files or [], remove or [], options)
+        if s.backend == "milvus":
+            from index.milvus_store import update_milvus
+
+            if compact:
+                raise ValueError("--compact is for the faiss backend; Milvus compacts itself")
+            result = update_milvus(s.milvus_target(), embedder, files or [], remove or [], options)
+        else:
+            result = update_index(s.index_dir, embedder, files or [], remove or [], options)
         _print_build(result, as_json)
 
     _guard(run)
