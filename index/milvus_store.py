@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from . import layout
 from .articles import Article
@@ -46,6 +47,7 @@ ARTICLES_SUFFIX = "__articles"
 META_ID = "__build__"  # the articles collection's row that holds the build's manifest
 TEXT_BYTES = 60_000  # article text parts stay under Milvus's 65,535-byte VARCHAR
 INSERT_BATCH = 500
+EMBED_SLICE = 1024  # a full build embeds and inserts this many chunks at a time
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -181,36 +183,36 @@ def _article_schema(client):
 
 # -- rows --------------------------------------------------------------------
 def chunk_rows(
-    chunked: Sequence[tuple[Article, Sequence[Chunk]]], vectors: np.ndarray, index_titles: bool
+    pairs: Sequence[tuple[Article, Chunk]], vectors: np.ndarray, index_titles: bool
 ) -> list[dict[str, Any]]:
-    """One Milvus row per chunk, in the order the vectors were computed."""
-    rows: list[dict[str, Any]] = []
-    for article, chunks in chunked:
-        for c in chunks:
-            rows.append(
-                {
-                    "chunk_id": c.chunk_id,
-                    "row": chunk_row_id(c.chunk_id),
-                    "article_id": c.article_id,
-                    "ordinal": c.ordinal,
-                    "para_start": c.para_start,
-                    "para_end": c.para_end,
-                    "start": c.start,
-                    "end": c.end,
-                    "title": article.title,
-                    "source": article.source or "",
-                    "source_lc": (article.source or "").lower(),
-                    "date": article.date or "",
-                    "url": article.url or "",
-                    "text": c.text,
-                    "bm25_text": indexed_text(article.title, c.text, index_titles),
-                }
-            )
-    if len(rows) != len(vectors):
-        raise ValueError(f"{len(rows)} chunks but {len(vectors)} vectors")
-    for row, vec in zip(rows, vectors):
-        row["dense"] = np.asarray(vec, dtype="float32").tolist()
-    return rows
+    """One Milvus row per (article, chunk), with its vector (same order)."""
+    if len(pairs) != len(vectors):
+        raise ValueError(f"{len(pairs)} chunks but {len(vectors)} vectors")
+    return [
+        {
+            "chunk_id": c.chunk_id,
+            "row": chunk_row_id(c.chunk_id),
+            "article_id": c.article_id,
+            "ordinal": c.ordinal,
+            "para_start": c.para_start,
+            "para_end": c.para_end,
+            "start": c.start,
+            "end": c.end,
+            "title": article.title,
+            "source": article.source or "",
+            "source_lc": (article.source or "").lower(),
+            "date": article.date or "",
+            "url": article.url or "",
+            "text": c.text,
+            "bm25_text": indexed_text(article.title, c.text, index_titles),
+            "dense": np.asarray(vec, dtype="float32").tolist(),
+        }
+        for (article, c), vec in zip(pairs, vectors)
+    ]
+
+
+def _pairs(chunked: Sequence[tuple[Article, Sequence[Chunk]]]) -> list[tuple[Article, Chunk]]:
+    return [(a, c) for a, cs in chunked for c in cs]
 
 
 def _text_parts(text: str) -> list[str]:
@@ -377,17 +379,22 @@ def drop_unpublished(client, alias: str) -> list[str]:
 def publish_build(
     target: MilvusTarget,
     chunked: Sequence[tuple[Article, Sequence[Chunk]]],
-    vectors: np.ndarray,
     embedder: Embedder,
     options: BuildOptions,
     notes: list[str],
     skipped: list[dict],
     t0: float,
-    embed_seconds: float,
     timings: dict[str, float] | None = None,
+    vectors: np.ndarray | None = None,
 ) -> BuildResult:
-    """Write a full build into new collections and move the alias onto them."""
+    """Write a full build into new collections and move the alias onto them.
+
+    Without `vectors` the chunks are embedded here, a slice at a time, each slice
+    inserted as it is done (memory follows the slice, not the archive); a distributed
+    build passes the vectors it computed.
+    """
     timings = dict(timings or {})
+    embed_seconds = 0.0
     client = target.client()
     try:
         dropped = drop_unpublished(client, target.alias)
@@ -402,11 +409,31 @@ def publish_build(
         client.create_collection(
             articles_collection(name), schema=schema, index_params=index_params
         )
-        rows = chunk_rows(chunked, vectors, options.index_titles)
-        _insert(client, name, rows)
         articles = [a for a, _ in chunked]
         _insert(client, articles_collection(name), article_rows(articles))
-        n_chunks = len(rows)
+        pairs = _pairs(chunked)
+        step = EMBED_SLICE
+        with tqdm(
+            total=len(pairs),
+            desc="Embedding" if vectors is None else "Writing",
+            unit="chunk",
+            disable=not options.progress,
+            smoothing=0.1,
+        ) as bar:
+            for i in range(0, len(pairs), step):
+                part = pairs[i : i + step]
+                if vectors is None:
+                    t_embed = time.perf_counter()
+                    texts = [indexed_text(a.title, c.text, options.index_titles) for a, c in part]
+                    vecs = embedder.encode(
+                        texts, batch_size=options.batch_size, progress=bar.update
+                    )
+                    embed_seconds += time.perf_counter() - t_embed
+                else:
+                    vecs = vectors[i : i + step]
+                    bar.update(len(part))
+                _insert(client, name, chunk_rows(part, vecs, options.index_titles))
+        n_chunks = len(pairs)
         counts = {
             "articles": len(articles),
             "chunks": n_chunks,
@@ -427,7 +454,9 @@ def publish_build(
             client.load_collection(coll)
         if _count(client, name) != n_chunks:
             raise MilvusError(f"Milvus collection {name} is incomplete; the alias was not moved")
-        timings["write"] = time.perf_counter() - t_write
+        if vectors is None:
+            timings["embed"] = embed_seconds
+        timings["write"] = time.perf_counter() - t_write - embed_seconds
         t_publish = time.perf_counter()
         if live_collection(client, target.alias) is None:
             client.create_alias(name, target.alias)
@@ -525,13 +554,7 @@ def build_milvus(
         finally:
             client.close()
     chunked = [(a, chunk_article(a, options.chunking)) for a in articles]
-    texts = [indexed_text(a.title, c.text, options.index_titles) for a, cs in chunked for c in cs]
-    t_embed = time.perf_counter()
-    vecs = embed_texts(embedder, texts, options)
-    embed_seconds = timings["embed"] = time.perf_counter() - t_embed
-    return publish_build(
-        target, chunked, vecs, embedder, options, notes, skipped, t0, embed_seconds, timings
-    )
+    return publish_build(target, chunked, embedder, options, notes, skipped, t0, timings)
 
 
 def update_milvus(
@@ -673,7 +696,7 @@ def _apply(
         batch = gone[i : i + INSERT_BATCH]
         client.delete(live, filter=in_list("article_id", batch))
         client.delete(articles_collection(live), filter=in_list("article_id", batch))
-    _insert(client, live, chunk_rows(chunked, vecs, options.index_titles))
+    _insert(client, live, chunk_rows(_pairs(chunked), vecs, options.index_titles))
     _insert(client, articles_collection(live), article_rows(upserts))
     hashes, sources, dates = _summary(client, live)
     counts = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,26 @@ def service(news_index):
     svc = QAService.from_settings(Settings(index_dir=news_index))
     yield svc
     svc.close()
+
+
+@pytest.fixture(scope="session")
+def scale_csv(news_rows, tmp_path_factory) -> Path:
+    """A small fixed subset for the scale-out tests (Milvus, Ray): every article that
+    mentions Ryabkov or convoys, and every 400th article by id (about 30)."""
+    rows = [
+        r
+        for r in news_rows
+        if int(r["article_id"]) % 400 == 0
+        or "ryabkov" in r["text"].lower()
+        or "convoy" in r["text"].lower()
+    ]
+    return write_csv(rows, tmp_path_factory.mktemp("scale") / "scale-subset.csv")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory) -> Iterator[str]:
+    """A real `milvus-lite server` on a free 127.0.0.1 port for the session; its uri."""
+    from tests.helpers import free_port, start_milvus_server
+
+    with start_milvus_server(tmp_path_factory.mktemp("milvus"), free_port()) as uri:
+        yield uri

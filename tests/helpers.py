@@ -154,3 +154,70 @@ def shown(*texts: str):
         return Shown(n=n, text=text, chunk_text=text, make_citation=citation)
 
     return [make(i, t) for i, t in enumerate(texts, start=1)]
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """The IP addresses a process and its children listen on (TCP)."""
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    out = set()
+    for p in procs:
+        try:
+            conns = p.net_connections(kind="inet")
+        except psutil.NoSuchProcess:
+            continue
+        out |= {c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN}
+    return out
+
+
+def is_loopback(ip: str) -> bool:
+    return ip in ("127.0.0.1", "::1", "::ffff:127.0.0.1") or ip.startswith("127.")
+
+
+@contextmanager
+def start_milvus_server(data_dir: Path, port: int, timeout: float = 60) -> Iterator[str]:
+    """`milvus-lite server` bound to 127.0.0.1:`port` until the block ends; yields its uri.
+    The process is checked to listen on loopback only."""
+    exe = Path(sys.executable).with_name("milvus-lite")
+    log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "server",
+            "--data-dir",
+            str(data_dir / "data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"milvus-lite server exited: {(data_dir / 'server.log').read_text()}"
+                )
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("milvus-lite server did not start listening")
+            time.sleep(0.1)
+        bad = {ip for ip in listening_addresses(proc.pid) if not is_loopback(ip)}
+        if bad:
+            raise RuntimeError(f"milvus-lite server listens on non-loopback addresses {bad}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
