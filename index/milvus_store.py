@@ -729,3 +729,55 @@ def _apply(
         True,
         unchanged,
     )
+
+
+def publish_from_index(
+    root: str | Path, target: MilvusTarget, embedder: Embedder, options: BuildOptions
+) -> BuildResult:
+    """Publish a built FAISS index's articles, chunks and vectors into Milvus (a new
+    collection, then the alias), without embedding again: a migration, and the way a
+    comparison of the two backends gets identical vectors. A flat (exact) build only."""
+    from .archive import ArchiveIndex
+
+    t0 = time.perf_counter()
+    index = ArchiveIndex.open(root, embedder.name, embedder.dim)
+    try:
+        if index.delta is not None or str(index.manifest.faiss["type"]) != "Flat":
+            raise MilvusError("only a compacted flat FAISS build can be copied into Milvus")
+        store = index.store
+        rows = sorted(r for r, _t, _x in store.iter_chunk_texts())
+        chunks = store.chunks_by_rows(rows)
+        from .compactor import _vectors_by_id
+
+        ids, vecs = _vectors_by_id(index.faiss)
+        position = {int(i): n for n, i in enumerate(ids)}
+        vectors = vecs[[position[r] for r in rows]]
+        by_article: dict[str, list[Chunk]] = {}
+        order: list[str] = []
+        for r in rows:
+            c = chunks[r]
+            if c.article_id not in by_article:
+                by_article[c.article_id] = []
+                order.append(c.article_id)
+            by_article[c.article_id].append(
+                Chunk(
+                    c.chunk_id,
+                    c.article_id,
+                    c.ordinal,
+                    c.para_start,
+                    c.para_end,
+                    c.start,
+                    c.end,
+                    c.text,
+                )
+            )
+        chunked = [(store.article(aid), by_article[aid]) for aid in order]
+        options = BuildOptions(
+            chunking=options.chunking,
+            index_titles=index.manifest.index_titles,
+            batch_size=options.batch_size,
+            progress=options.progress,
+        )
+    finally:
+        index.close()
+    return publish_build(target, chunked, embedder, options, [], [], t0, vectors=vectors)

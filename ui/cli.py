@@ -512,12 +512,41 @@ def eval_retrieval(
             "MultiHop-RAG queries (needs ARCHIVE_QA_GENERATOR=local or openai).",
         ),
     ] = 0,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="milvus: MultiHop-RAG on the Milvus backend (ARCHIVE_QA_MILVUS_*) beside "
+            "FAISS + bm25s, same chunks and vectors, with search latency "
+            "[default: ARCHIVE_QA_BACKEND, faiss: the full report].",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
 ) -> None:
     """MultiHop-RAG metrics and headline→article recall, with an ablation row per retrieval piece."""
 
     def run():
+        s = _settings(backend=backend)
+        if s.backend == "milvus":
+            from qa.eval.backends import compare_backends, print_backends
+
+            if multihop is None:
+                raise ValueError("--backend milvus measures MultiHop-RAG: give --multihop DIR")
+            embedder = s.load_embedder()
+            report = compare_backends(
+                embedder,
+                multihop,
+                multihop_index,
+                s.milvus_target(),
+                limit=limit,
+                rebuild=rebuild,
+                progress=not as_json,
+                log=(lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True)),
+                chunking=s.chunk_settings(),
+            )
+            _emit(report, out, as_json, print_backends)
+            return
 
         from qa.eval.retrieval import evaluate, print_report
 

@@ -8,9 +8,10 @@ Milvus `hybrid_search`: the dense vector and Milvus's BM25 sparse vector fused b
 `RRFRanker`, with the outlet/date filters as a filter expression.
 
 Two differences from the FAISS + bm25s searcher, both of Milvus's making: its RRF has no
-per-list weights (the default gives BM25 four times the dense weight), and a hybrid
-result carries only the fused score, so a hit's cosine (the refusal signal) is computed
-here from the vector it returns.
+per-list weights, so the BM25 request is given as many times as its weight is the dense
+one's (4 by default: exactly weighted RRF); and a hybrid result carries only the fused
+score, so a hit's cosine (the refusal signal) is computed here from the vector it
+returns.
 """
 
 from __future__ import annotations
@@ -91,6 +92,20 @@ def _chunk(entity: dict[str, Any]) -> StoredChunk:
         source=entity["source"] or None,
         url=entity["url"] or None,
     )
+
+
+MAX_COPIES = 8
+
+
+def rrf_copies(dense_weight: float, bm25_weight: float) -> tuple[int, int]:
+    """The fusion weights as whole request counts (dense, BM25), at most MAX_COPIES each:
+    0.25 / 1.0 becomes 1 / 4, the same ranking as weighted RRF."""
+    if dense_weight <= 0 or bm25_weight <= 0:
+        return (0, 1) if dense_weight <= 0 else (1, 0)
+    small = min(dense_weight, bm25_weight)
+    d = max(1, min(MAX_COPIES, round(dense_weight / small)))
+    b = max(1, min(MAX_COPIES, round(bm25_weight / small)))
+    return d, b
 
 
 class MilvusArticles:
@@ -203,18 +218,27 @@ class MilvusIndex:
         return bool(rows)
 
     def search(
-        self, text: str, vector: np.ndarray, k: int, expr: str | None, mode: Mode, rrf_k: int
+        self,
+        text: str,
+        vector: np.ndarray,
+        k: int,
+        expr: str | None,
+        mode: Mode,
+        rrf_k: int,
+        weights: tuple[int, int] = (1, 1),
     ) -> list[MilvusHit]:
-        """One (sub-)query: a hybrid search with RRF, or one of its two halves alone."""
+        """One (sub-)query: a hybrid search with RRF, or one of its two halves alone.
+
+        `weights` (dense, BM25) are whole numbers: Milvus's RRF has no weights, but a
+        request given n times counts n times, which is exactly weighted RRF."""
         from pymilvus import AnnSearchRequest, RRFRanker
 
         vec = np.asarray(vector, dtype="float32").tolist()
         filt = expr or ""
         if mode == "hybrid":
-            reqs = [
-                AnnSearchRequest([vec], "dense", {"metric_type": "IP"}, k, expr=expr),
-                AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, k, expr=expr),
-            ]
+            dense = AnnSearchRequest([vec], "dense", {"metric_type": "IP"}, k, expr=expr)
+            sparse = AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, k, expr=expr)
+            reqs = [dense] * weights[0] + [sparse] * weights[1]
             res = self.client.hybrid_search(
                 self.collection,
                 reqs,
@@ -303,7 +327,13 @@ class MilvusSearcher(HybridSearcher):
 
     def _rank(self, text: str, allowed, mode: Mode):  # type: ignore[override]
         hits = self.index.search(
-            text, self.embed_query(text), self.params.fetch_k, allowed, mode, self.params.rrf_k
+            text,
+            self.embed_query(text),
+            self.params.fetch_k,
+            allowed,
+            mode,
+            self.params.rrf_k,
+            rrf_copies(self.params.dense_weight, self.params.bm25_weight),
         )
         found = getattr(self._found, "chunks", None)
         if found is None:
