@@ -221,3 +221,37 @@ def start_milvus_server(data_dir: Path, port: int, timeout: float = 60) -> Itera
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def start_ray_cluster() -> Iterator[str]:
+    """A head and one more node (1 CPU each) on 127.0.0.1, this process their driver.
+
+    Ray's own `ray.cluster_utils.Cluster` (the gcs_server and a raylet per node, as
+    `ray start` runs them): `ray start --address` on one machine swaps 127.0.0.1 for the
+    machine's network address (Ray 2.60 `resolve_ip_for_localhost`), and with another
+    loopback address its servers listen on every interface. Checked: every process
+    listens on loopback only."""
+    import tempfile
+
+    import ray
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
+    if ray_constants.ENABLE_RAY_CLUSTER:  # set before Ray's first import (tests/conftest.py)
+        raise RuntimeError("set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before importing ray")
+
+    temp = tempfile.mkdtemp(prefix="aqray")  # short: Ray's socket paths have a limit
+    args = {"num_cpus": 1, "include_dashboard": False, "node_ip_address": "127.0.0.1"}
+    cluster = Cluster(initialize_head=True, head_node_args={**args, "temp_dir": temp})
+    try:
+        cluster.add_node(**args)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
+        bad = {ip for ip in listening_addresses(os.getpid()) if not is_loopback(ip)}
+        if bad:
+            raise RuntimeError(f"the Ray cluster listens on non-loopback addresses {bad}")
+        yield cluster.address
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

@@ -90,6 +90,21 @@ def build(
     ] = None,
     model_path: ModelPathOpt = None,
     batch_size: BatchSizeOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local (this process) or ray (read, chunk and embed as Ray Data stages; "
+            "needs the scale extra).",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to run on, e.g. 10.0.0.5:6379 [default: a local one-machine cluster].",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     as_json: SummaryJsonOpt = False,
 ) -> None:
@@ -111,7 +126,27 @@ def build(
             progress=not quiet and not as_json,
             compact_fraction=s.compact_fraction,
         )
+        if engine not in ("local", "ray"):
+            raise ValueError(f"unknown engine {engine!r}; choose local or ray")
+        if ray_address and engine != "ray":
+            raise ValueError("--ray-address needs --engine ray")
         embedder = s.load_embedder()
+        if engine == "ray" and not update:
+            from index.ray_build import build_on_ray
+
+            result = build_on_ray(
+                sources,
+                s.index_dir,
+                embedder,
+                options,
+                address=ray_address,
+                cache_dir=str(s.embed_cache_dir) if s.embed_cache_dir else None,
+                milvus=s.milvus_target() if s.backend == "milvus" else None,
+            )
+            _print_build(result, as_json)
+            return
+        if engine == "ray":  # an update embeds only what changed: here, not on the cluster
+            typer.echo("note: --update embeds only changed articles, in this process", err=True)
         if s.backend == "milvus":
             from index.milvus_store import build_milvus
 

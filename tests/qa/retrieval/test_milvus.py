@@ -4,7 +4,6 @@ real subset (the seed + about 30 NewsArticles articles)."""
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -120,16 +119,6 @@ def _seed_copy(tmp: Path, extra: str) -> Path:
     path = tmp / SEED.name  # same file name: the same article id
     path.write_text(text.rstrip() + "\n\n" + extra + "\n", encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def tiny_csv(scale_csv, tmp_path_factory) -> Path:
-    """Four articles of the subset: enough company for the seed in the write tests."""
-    from tests.helpers import write_csv
-
-    with open(scale_csv, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))[:4]
-    return write_csv(rows, tmp_path_factory.mktemp("tiny") / "tiny.csv")
 
 
 def test_update_and_removal(milvus_server, tiny_csv, embedder, build_options, tmp_path):
