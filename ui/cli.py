@@ -621,7 +621,8 @@ def bench(
         typer.Option(
             "--only",
             help="Comma-separated sections: build,backend,query,coldstart,scale,update "
-            "[default: all].",
+            "[default: all], and scale-out (Ray build vs local, Milvus vs FAISS; needs the "
+            "scale extra; only when named).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,

@@ -20,6 +20,8 @@ from qa.bench.common import (
 from qa.settings import Settings
 
 SECTIONS = ("build", "backend", "query", "coldstart", "scale", "update")
+# Only when named (--only scale-out): they need the scale extra and start Ray and Milvus.
+OPTIONAL_SECTIONS = ("scale-out",)
 
 
 @dataclass
@@ -44,10 +46,11 @@ class BenchOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        unknown = set(self.only) - set(SECTIONS)
+        unknown = set(self.only) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
         if unknown:
             raise ValueError(
-                f"unknown bench section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
+                f"unknown bench section(s) {', '.join(sorted(unknown))}; choose from "
+                f"{', '.join(SECTIONS + OPTIONAL_SECTIONS)}"
             )
         for name in ("articles", "backend_articles", "questions", "query_articles"):
             if getattr(self, name) < 1:
@@ -158,6 +161,21 @@ def run_bench(
                 log=log,
             )
             report["sections"]["scale"]["base_index"] = str(index_dir)
+        if "scale-out" in opts.only:
+            from qa.bench.scaleout import run_scaleout
+
+            report["sections"]["scale-out"] = run_scaleout(
+                settings,
+                configured,
+                opts.news,
+                opts.multihop,
+                opts.articles,
+                opts.query_articles,
+                opts.questions,
+                batch,
+                work / "scale-out",
+                log,
+            )
     if "update" in opts.only:
         import contextlib
         import sys

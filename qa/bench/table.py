@@ -155,3 +155,7 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             )
         console.print(t)
         console.print("  goal: < 2 s at 100k chunks, not growing with the archive")
+    if "scale-out" in s:
+        from qa.bench.scaleout import print_scaleout
+
+        print_scaleout(s["scale-out"], console)
