@@ -1,6 +1,6 @@
 """Keyword index of a delta segment, scored on the archive's current statistics.
 
-Rebuilding bm25s over the whole archive costs seconds per 100k chunks, so an update
+Rebuilding bm25s over the whole archive costs time in proportion to it, so an update
 keeps the base's precomputed scores and indexes only the delta's documents. The delta
 stores raw term frequencies and document lengths, plus what its tombstones took out of
 the base (per-term counts of dead documents, their number and total length). A query

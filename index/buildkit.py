@@ -96,8 +96,7 @@ def read_articles(
 
 
 # Up to this many chunks (an update's change) are embedded on one thread: on 2 shared
-# cores torch's second thread mostly waits for the first, and under load a 4-chunk batch
-# took 1.1 s on 2 threads and 0.19 s on 1 (measured with this model).
+# cores torch's second thread mostly waits for the first (docs/performance.md, *Update*).
 ONE_THREAD_CHUNKS = 64
 
 

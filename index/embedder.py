@@ -8,10 +8,10 @@ Backends (`ARCHIVE_QA_EMBED_BACKEND`):
 - `torch`: sentence-transformers on PyTorch, the reference. Always available.
 - `openvino`: the same transformer converted once to OpenVINO IR (fp32, cached under
   `cache_dir`, keyed by the model files and the OpenVINO version), run with the model
-  folder's own `tokenizer.json` and the pooling its `modules.json` names. On 2 CPU cores
-  it encodes about 1.8x as many passages per second as torch with vectors within 1e-4
-  cosine of torch's (see README, *Performance*), and answering a question from a cached
-  conversion needs neither torch nor sentence-transformers (seconds of import time).
+  folder's own `tokenizer.json` and the pooling its `modules.json` names. On a CPU it
+  encodes more passages per second than torch, with the same vectors up to rounding
+  (docs/performance.md), and answering a question from a cached conversion needs neither
+  torch nor sentence-transformers (which saves their import time).
   Converting needs torch and transformers once. If `openvino` is not installed, or the
   model is not a Transformer + Pooling (+ Normalize) pipeline, it falls back to torch
   with a warning.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import ModelError, UnsupportedModel
 
 _LOCK = threading.Lock()  # on 2 cores concurrent encodes only thrash
 
@@ -169,10 +169,6 @@ class TorchEmbedder(Embedder):
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         tok = self.model.tokenizer
         return [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
-
-
-class UnsupportedModel(ModelError):
-    """The model is not a pipeline the OpenVINO backend reproduces; torch can still run it."""
 
 
 class OpenVINOEmbedder(Embedder):

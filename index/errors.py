@@ -31,3 +31,7 @@ class EmptyArchiveError(ArchiveQAError):
 
 class ArticleNotFoundError(ArchiveQAError):
     """An update names an article (id or url) the index does not hold."""
+
+
+class UnsupportedModel(ModelError):
+    """The model is not a pipeline the OpenVINO backend reproduces; torch can still run it."""

@@ -255,7 +255,7 @@ def _load_bytes(
         return
     del data
     # A one-article file far past the article limit is refused before parsing makes
-    # several copies of it (a 50 MB text file would otherwise cost about 1 GB).
+    # several copies of it (each costing the file's size again in memory).
     single = suffix in TEXT_SUFFIXES or suffix in HTML_SUFFIXES
     markup = 1 if suffix in TEXT_SUFFIXES else 4
     if single and len(text) > limits.max_article_chars * markup:

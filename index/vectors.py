@@ -2,7 +2,8 @@
 
 Small archives get an exact `IndexFlatIP` (wrapped in `IndexIDMap2` so rows can be
 removed on update); past `flat_limit` vectors an IVF index with 8-bit scalar
-quantization keeps memory near 400 bytes per chunk with recall close to exact.
+quantization keeps memory near a quarter of exact search's with recall close to exact
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def load(build: Path, mmap: bool = False, index_type: str | None = None, lookup:
 
     FAISS maps flat codes with IO_FLAG_MMAP_IFC and IVF lists with IO_FLAG_MMAP (the two
     flags cannot be combined: IVF files then fail to load), so the type decides. `lookup`
-    maps a flat index's vectors (a few milliseconds at 100k vectors), for an update that
-    needs only some of them back.
+    maps a flat index's vectors without reading them all, for an update that needs only
+    some of them back.
     """
     import faiss
 

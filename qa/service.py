@@ -1,8 +1,10 @@
 """The question-answering service: one loaded index + model, answering many questions.
 
-This is the one object the CLI, the page and the API hold. Loading is the slow part
-(model, FAISS, BM25), so it happens once; `ask` and `search` are then cheap and safe to
-call from several threads.
+This is the one object the CLI, the page, the API and Python callers hold
+(`qa.open_archive` returns it). Loading is the slow part (model, FAISS, BM25), so it
+happens once; `ask` and `search` are then cheap and safe to call from several threads.
+Every `Answer` it returns is assembled in one place, `_assemble`, whichever generator
+wrote it and whichever front end asked.
 """
 
 from __future__ import annotations
@@ -10,36 +12,28 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableLambda
 
 from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
 from index.embedder import Embedder
-from index.errors import ArchiveQAError
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
+from qa.errors import QuestionError
+from qa.llm.factory import make_chat_model
 from qa.response import Answer, Citation, Filters, Passage, Timings
-from qa.retrieval.decompose import LLMDecomposer
-from qa.retrieval.retriever import ArchiveRetriever, Hit, HybridSearcher, Mode, SearchParams
+from qa.retrieval.decompose import llm_decomposer
+from qa.retrieval.retriever import (
+    ArchiveRetriever,
+    Hit,
+    HybridSearcher,
+    Mode,
+    Reranker,
+    SearchParams,
+)
 from qa.settings import Settings, get_settings
-
-
-class QuestionError(ArchiveQAError, ValueError):
-    """The question itself is unusable (empty, too long)."""
-
-
-class DecomposeSettingsError(ArchiveQAError):
-    """LLM decomposition was asked for without an LLM to do it."""
-
-
-def llm_decomposer(llm: BaseChatModel | None, asked_by: str) -> LLMDecomposer:
-    """The LLM's question splitter; a clear error when no generator LLM is configured."""
-    if llm is None:
-        raise DecomposeSettingsError(
-            f"{asked_by} needs a generator LLM: set ARCHIVE_QA_GENERATOR=local or openai"
-        )
-    return LLMDecomposer(llm)
 
 
 class Answerer(Protocol):
@@ -73,34 +67,6 @@ def clean_question(question: str, max_chars: int) -> str:
     return q
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel | None:
-    """The chat model the settings select (None for the extractive generator).
-
-    A selected local model whose file is missing or damaged raises a clear error that
-    says how to get it; the default (no generator set) never does, it falls back to
-    extractive when there is no model file.
-    """
-    generator = settings.resolved_generator()
-    if generator == "local":
-        import os
-
-        from qa.llm.fetch import check_model_file
-        from qa.llm.local import LocalChatModel
-
-        check_model_file(settings.llm_model_file)
-        return LocalChatModel(
-            model_path=settings.llm_model_file,
-            n_ctx=settings.llm_ctx,
-            threads=settings.llm_threads or os.cpu_count() or 2,
-            max_tokens=settings.llm_max_tokens,
-        )
-    if generator == "openai":
-        from qa.llm.openai import openai_chat_model
-
-        return openai_chat_model(settings)
-    return None
-
-
 def open_index(settings: Settings, embedder: Embedder, build: Path | None = None) -> ArchiveIndex:
     """The live build under `settings.index_dir` (or the given build folder), verified
     against the embedder in use; with the milvus backend, the live Milvus build."""
@@ -117,49 +83,71 @@ def open_index(settings: Settings, embedder: Embedder, build: Path | None = None
     )
 
 
+def search_params(settings: Settings) -> SearchParams:
+    return SearchParams(
+        fetch_k=settings.fetch_k,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        bm25_weight=settings.bm25_weight,
+        max_chunks_per_article=settings.max_chunks_per_article,
+        query_hints=settings.query_hints,
+        decompose=settings.query_decompose,
+        subquery_weight=settings.subquery_weight,
+        merge=settings.subquery_merge,
+    )
+
+
+def load_reranker(settings: Settings) -> Reranker | None:
+    """The cross-encoder the settings name, or None (reranking is off by default)."""
+    if not settings.reranker_path:
+        return None
+    from qa.retrieval.rerank import load_reranker as load
+
+    return load(settings.reranker_path)
+
+
 class QAService:
+    """An opened archive: `ask`, `stream`, `search`, `retriever()`, `as_runnable()`.
+
+    Its parts are given at construction: the settings, the embedder, the opened index,
+    the generator's chat model (None: extractive) and an optional reranker. The
+    searcher, the extractive answerer (also the LLM's fallback) and the LLM chain are
+    built from them here, once.
+    """
+
     def __init__(
         self,
         settings: Settings,
         embedder: Embedder,
         index: ArchiveIndex,
         llm: BaseChatModel | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index
+        self.llm = llm
+        self.reranker = reranker
+        decomposer = (
+            llm_decomposer(llm, "ARCHIVE_QA_QUERY_DECOMPOSE_LLM")
+            if settings.query_decompose_llm
+            else None
+        )
         searcher_class = HybridSearcher
         if getattr(index, "backend", "faiss") == "milvus":
             from qa.retrieval.milvus import MilvusSearcher as searcher_class
         self.searcher = searcher_class(
             index,
             embedder,
-            SearchParams(
-                fetch_k=settings.fetch_k,
-                rrf_k=settings.rrf_k,
-                dense_weight=settings.dense_weight,
-                bm25_weight=settings.bm25_weight,
-                max_chunks_per_article=settings.max_chunks_per_article,
-                query_hints=settings.query_hints,
-                decompose=settings.query_decompose,
-                subquery_weight=settings.subquery_weight,
-                merge=settings.subquery_merge,
-            ),
+            search_params(settings),
+            reranker=reranker,
+            rerank_candidates=settings.rerank_candidates,
+            decomposer=decomposer,
         )
-        if settings.reranker_path:
-            from qa.retrieval.rerank import load_reranker
-
-            self.searcher.reranker = load_reranker(settings.reranker_path)
-            self.searcher.rerank_candidates = settings.rerank_candidates
-        if settings.query_decompose_llm:
-            self.searcher.decomposer = llm_decomposer(llm, "ARCHIVE_QA_QUERY_DECOMPOSE_LLM")
+        chunking = ChunkSettings(**index.manifest.chunking)
         self.answerer: Answerer = ExtractiveAnswerer(
-            embedder,
-            index.store,
-            ChunkSettings(**index.manifest.chunking),
-            max_quotes=settings.max_quotes,
+            embedder, index.store, chunking, max_quotes=settings.max_quotes
         )
-        self.llm = llm
         self.chain = None
         if llm is not None:
             from qa.answer.chain import AnswerChain, ParagraphLocator
@@ -167,7 +155,7 @@ class QAService:
             self.chain = AnswerChain(
                 llm,
                 self.searcher,
-                ParagraphLocator(index.store, ChunkSettings(**index.manifest.chunking)),
+                ParagraphLocator(index.store, chunking),
                 k=settings.llm_k,
                 paragraph_words=settings.llm_paragraph_words,
                 min_relevance=settings.min_relevance,
@@ -181,12 +169,24 @@ class QAService:
         settings = settings or get_settings()
         embedder = settings.load_embedder()
         index = open_index(settings, embedder)
-        return cls(settings, embedder, index, make_chat_model(settings))
+        try:
+            return cls(
+                settings, embedder, index, make_chat_model(settings), load_reranker(settings)
+            )
+        except BaseException:
+            index.close()
+            raise
 
     def with_index(self, index: ArchiveIndex) -> QAService:
         """The same model and generator over another build (a server switching to a new
         build keeps its loaded models; only the index is opened)."""
-        return type(self)(self.settings, self.embedder, index, self.llm)
+        return type(self)(self.settings, self.embedder, index, self.llm, self.reranker)
+
+    def __enter__(self) -> QAService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def generator(self) -> str:
@@ -202,6 +202,27 @@ class QAService:
         return ArchiveRetriever(
             searcher=self.searcher, k=k or self.settings.k, filters=filters, mode=mode
         )
+
+    def as_runnable(self) -> Runnable:
+        """The whole service as one LangChain `Runnable` whose output is the same `Answer`
+        as `ask` gives (the "never an uncited claim" fallback included). Input: the
+        question as a string, or {"question", "history"?, "k"?, "filters"?}. For tokens as
+        they are written, use `stream`."""
+
+        def answer(inputs: str | dict[str, Any]) -> Answer:
+            if isinstance(inputs, str):
+                return self.ask(inputs)
+            filters = inputs.get("filters")
+            if isinstance(filters, dict):
+                filters = Filters(**filters)
+            return self.ask(
+                inputs["question"],
+                k=inputs.get("k"),
+                filters=filters,
+                history=inputs.get("history"),
+            )
+
+        return RunnableLambda(answer, name="archive-qa")
 
     def search(
         self, query: str, k: int | None = None, filters: Filters | None = None
@@ -226,12 +247,12 @@ class QAService:
         """
         question = clean_question(question, self.settings.max_question_chars)
         k = check_k(k)
+        filters = filters or Filters()
         if self.chain is None:
-            answer = self._ask_extractive(question, k, filters, history)
+            answer = self._extractive(question, k, filters, history)
             yield answer.answer
             yield answer
             return
-        filters = filters or Filters()
         t0 = time.perf_counter()
         out = None
         # The model's context holds at most llm_k paragraphs, whatever k was asked for.
@@ -242,7 +263,7 @@ class QAService:
             else:
                 out = item
         assert out is not None
-        yield self._llm_answer(out, filters, time.perf_counter() - t0)
+        yield self._from_chain(out, filters, time.perf_counter() - t0)
 
     def ask(
         self,
@@ -260,7 +281,7 @@ class QAService:
         assert isinstance(answer, Answer)
         return answer
 
-    def _llm_answer(self, out, filters: Filters, seconds: float) -> Answer:
+    def _from_chain(self, out, filters: Filters, seconds: float) -> Answer:
         r = out.resolved
         text, citations, refused = r.answer, r.citations, r.refused
         notes = list(out.result.notes) + list(r.notes)
@@ -279,26 +300,23 @@ class QAService:
                 )
             else:
                 notes.append("showing quoted sentences instead of the model's uncited answer")
-        related = _related(out.result.hits, citations)
         t = out.timings
-        return Answer(
+        first = t.get("first_token_ms")
+        return self._assemble(
             question=out.question,
-            answer=text,
-            refused=refused,
+            text=text,
             citations=citations,
-            related=related,
+            refused=refused,
+            hits=out.result.hits,
             notes=notes,
             filters=filters,
-            generator=self.generator,
             timings=Timings(
                 retrieve_ms=round(t.get("retrieve_ms", 0.0), 1),
                 generate_ms=round(t.get("generate_ms", 0.0), 1),
                 total_ms=round(seconds * 1000, 1),
                 rewrite_ms=round(t.get("rewrite_ms", 0.0), 1),
                 verdict_ms=round(t.get("verdict_ms", 0.0), 1),
-                first_token_ms=None
-                if t.get("first_token_ms") is None
-                else round(t["first_token_ms"], 1),
+                first_token_ms=None if first is None else round(first, 1),
             ),
             model=self.chain.model_name if self.chain else None,
             standalone_question=out.standalone if out.standalone != out.question else None,
@@ -308,45 +326,68 @@ class QAService:
             unverified_citations=unverified,
         )
 
-    def _ask_extractive(
+    def _extractive(
         self,
         question: str,
         k: int | None,
-        filters: Filters | None,
+        filters: Filters,
         history: Sequence[tuple[str, str]] | None,
     ) -> Answer:
         t0 = time.perf_counter()
-        filters = filters or Filters()
         result = self.searcher.search(question, k or self.settings.k, filters)
         t1 = time.perf_counter()
         notes = list(result.notes)
         if history:
             notes.append("the extractive answerer does not use the chat history")
         weak = result.too_weak(self.settings.min_relevance)
-        refused = weak is not None
         if weak is not None:
             text, citations = REFUSAL, []
             notes += weak
         else:
             text, citations = self.answerer.answer(question, result.hits)
-            refused = not citations
         t2 = time.perf_counter()
-        related = _related(result.hits, citations)
-        return Answer(
+        return self._assemble(
             question=question,
-            answer=text,
-            refused=refused,
+            text=text,
             citations=citations,
-            related=related,
+            refused=weak is not None or not citations,
+            hits=result.hits,
             notes=notes,
             filters=filters,
-            generator=self.answerer.name,
             timings=Timings(
                 retrieve_ms=round((t1 - t0) * 1000, 1),
                 generate_ms=round((t2 - t1) * 1000, 1),
                 total_ms=round((t2 - t0) * 1000, 1),
             ),
-            verified_citations=len(citations),
+        )
+
+    def _assemble(
+        self,
+        *,
+        question: str,
+        text: str,
+        citations: list[Citation],
+        refused: bool,
+        hits: list[Hit],
+        notes: list[str],
+        filters: Filters,
+        timings: Timings,
+        **generator_fields: Any,
+    ) -> Answer:
+        """The one place an `Answer` is made: the fields every generator shares, the
+        retrieved paragraphs it did not cite as `related`, and what only an LLM sets."""
+        fields: dict[str, Any] = {"verified_citations": len(citations), **generator_fields}
+        return Answer(
+            question=question,
+            answer=text,
+            refused=refused,
+            citations=citations,
+            related=_related(hits, citations),
+            notes=notes,
+            filters=filters,
+            generator=self.generator,
+            timings=timings,
+            **fields,
         )
 
     def info(self) -> IndexInfo:
@@ -354,6 +395,27 @@ class QAService:
 
     def close(self) -> None:
         self.index.close()
+
+
+def open_archive(
+    index_dir: str | Path | None = None, *, settings: Settings | None = None, **overrides: Any
+) -> QAService:
+    """Open a built index for questions: the public entry point of the Python API.
+
+    The settings are the environment's (`ARCHIVE_QA_*`) unless given; keyword overrides
+    (`generator="local"`, `k=8`, ...) are validated like the environment, so a typo fails
+    instead of being ignored. Close it when done, or use it as a context manager.
+    """
+    settings = settings or get_settings()
+    update = {name: value for name, value in overrides.items() if value is not None}
+    if index_dir is not None:
+        update["index_dir"] = index_dir
+    unknown = sorted(set(update) - set(type(settings).model_fields))
+    if unknown:
+        raise TypeError(f"open_archive() got unknown settings: {', '.join(unknown)}")
+    if update:
+        settings = type(settings).model_validate({**settings.model_dump(), **update})
+    return QAService.from_settings(settings)
 
 
 def _related(hits: list[Hit], citations: list[Citation]) -> list[Passage]:

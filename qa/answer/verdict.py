@@ -1,19 +1,17 @@
 """Deciding a closed question's verdict from the model's own token probabilities.
 
 Asked "Did X contradict Y? Start with Yes or No", the local 1.5B model starts with "Yes"
-almost every time (31 of the 32 it answered in two held-out evaluation samples), yet the
-*margin* by which it prefers "Yes" does tell the answers apart: on 157 development
-questions of MultiHop-RAG, the log-odds log P(Yes) − log P(No) of its first token ranks a
-gold-Yes question above a gold-No one 77% of the time (ROC AUC 0.765). The model knows
-more than its greedy first token says; only the threshold is wrong.
+almost every time, yet the *margin* by which it prefers "Yes" does tell the answers
+apart: on MultiHop-RAG development questions the log-odds log P(Yes) − log P(No) of its
+first token ranks gold-Yes questions above gold-No ones far more often than chance. The
+model knows more than its greedy first token says; only the threshold is wrong.
 
 So the verdict is decided before the answer is written: one one-token call returns the
 first token's top alternatives, and the verdict is Yes only when Yes beats No by a margin
 (a setting, fit once on development questions with `archive-qa eval verdict`, never on
-evaluated ones). On those questions that takes yes/no accuracy from 0.62 (Yes whenever
-the model prefers it to No) to 0.76 (0.735 with the margin fit on one half and scored on
-the other). Contextual calibration (Zhao et al. 2021: subtracting the log-odds the model
-gives without paragraphs) ranked no better and cost a second call, so it is not used.
+evaluated ones), which raised yes/no accuracy on those questions. Contextual calibration
+(Zhao et al. 2021: subtracting the log-odds the model gives without paragraphs) ranked no
+better and cost a second call, so it is not used. The figures are in docs/evaluation.md.
 The model then writes its cited explanation after the verdict, which the chain puts in
 its mouth (an assistant-message prefill), so the words it cites argue for what was
 decided.

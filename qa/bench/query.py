@@ -28,7 +28,8 @@ def run_query(
     log: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     from index.archive import ArchiveIndex
-    from qa.service import QAService, make_chat_model
+    from qa.llm.factory import make_chat_model
+    from qa.service import QAService
 
     s = settings.model_copy(
         update={"index_dir": index_dir, "generator": "extractive", "query_decompose_llm": False}

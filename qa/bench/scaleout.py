@@ -146,7 +146,7 @@ def run_scaleout(
     return out
 
 
-def print_scaleout(s: dict[str, Any], console) -> None:
+def print_scaleout(console, s: dict[str, Any]) -> None:
     from rich.table import Table
 
     r = s["ray_build"]

@@ -13,7 +13,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,13 +153,15 @@ def compare_decomposition(
             failed += 1
     seconds = (time.perf_counter() - t0) / max(len(queries), 1)
     counts = [len(s) for s in subs.values()]
-    searcher.decomposer = lambda question: subs.get(question, [])
-    try:
-        with_llm = mean_scores(
-            run_multihop(searcher, queries, replace(config, name="+ LLM sub-questions"), progress)
-        )
-    finally:
-        searcher.decomposer = None
+    with_subs = HybridSearcher(
+        searcher.index,
+        searcher.embedder,
+        searcher.params,
+        decomposer=lambda question: subs.get(question, []),
+    )
+    with_llm = mean_scores(
+        run_multihop(with_subs, queries, replace(config, name="+ LLM sub-questions"), progress)
+    )
     return {
         "queries": len(queries),
         "without": without,
@@ -351,29 +353,100 @@ def evaluate(
     without its sub-questions on the first `decompose_sample` held-out queries (an LLM
     call a question is too slow for all of them)."""
     report: dict[str, Any] = {"machine": _machine()}
-    refusal_pos, refusal_questions = np.zeros(0), []
-    base = SearchParams()
+    run = _Evaluation(embedder, limit, rebuild, progress, log, chunking)
     if multihop is not None:
-        t0 = time.perf_counter()
+        report["multihop"] = run.multihop(multihop, multihop_index, decomposer, decompose_sample)
+    if news is not None:
+        headlines, off_topic = run.headlines(news, news_index)
+        if off_topic is not None:
+            report["refusal_off_topic"] = off_topic
+        report["headlines"] = headlines
+    return report
+
+
+@dataclass
+class _Evaluation:
+    """One `evaluate` run: the indexes are built (or reused) and searched alike, and the
+    MultiHop-RAG questions kept for the off-topic refusal check on NewsArticles."""
+
+    embedder: Embedder
+    limit: int | None
+    rebuild: bool
+    progress: bool
+    log: Callable[[str], None]
+    chunking: ChunkSettings | None
+    base: SearchParams = field(default_factory=SearchParams)
+    # The held-out MultiHop-RAG questions and their best-paragraph scores on their own corpus.
+    refusal_questions: list[str] | None = None
+    refusal_pos: np.ndarray | None = None
+
+    def _open(
+        self, root: Path, sources: list[Path], fields: str, index_titles: bool = True
+    ) -> tuple[ArchiveIndex, HybridSearcher]:
         ensure_index(
-            multihop_index,
-            [multihop / "corpus_train.json"],
-            embedder,
-            MULTIHOP_FIELDS,
-            rebuild=rebuild,
-            chunking=chunking,
+            root,
+            sources,
+            self.embedder,
+            fields,
+            index_titles=index_titles,
+            rebuild=self.rebuild,
+            chunking=self.chunking,
         )
-        index = ArchiveIndex.open(multihop_index, embedder.name, embedder.dim)
-        searcher = HybridSearcher(index, embedder, base)
-        queries = load_multihop_queries(multihop)[:limit]
+        index = ArchiveIndex.open(root, self.embedder.name, self.embedder.dim)
+        return index, HybridSearcher(index, self.embedder, self.base)
+
+    def multihop(
+        self,
+        data: Path,
+        root: Path,
+        decomposer: Callable[[str], list[str]] | None,
+        decompose_sample: int,
+    ) -> dict[str, Any]:
+        """Fusion weights tuned on one half, the ablation rows, and the refusal signal."""
+        t0 = time.perf_counter()
+        index, searcher = self._open(root, [data / "corpus_train.json"], MULTIHOP_FIELDS)
+        queries = load_multihop_queries(data)[: self.limit]
         tune_idx, test_idx = split_halves(len(queries))
-        log(
+        self.log(
             f"MultiHop-RAG: {len(queries)} queries ({len(tune_idx)} to tune fusion weights, {len(test_idx)} held out)"
         )
-        tuned, trials = tune_weights(searcher, [queries[i] for i in tune_idx], base, progress)
+        tune = [queries[i] for i in tune_idx]
+        tuned, trials = tune_weights(searcher, tune, self.base, self.progress)
+        rows = self._ablation_rows(searcher, queries, tuned, test_idx)
+        llm_rows = None
+        if decomposer is not None:
+            sample = [queries[i] for i in test_idx[:decompose_sample]]
+            llm_rows = compare_decomposition(searcher, sample, tuned, decomposer, self.progress)
+            self.log("  LLM sub-questions: " + json.dumps(llm_rows))
+        qvecs = np.stack([searcher.embed_query(q["query"]) for q in queries]).astype("float32")
+        self.refusal_questions = [queries[i]["query"] for i in test_idx[:500]]
+        self.refusal_pos = best_dense(searcher, self.refusal_questions)
+        refusal_null = best_dense(searcher, _null_queries(data)[: self.limit])
+        section = {
+            "queries": len(queries),
+            "held_out": len(test_idx),
+            "tuning_trials": trials,
+            "tuned": {"dense_weight": tuned.dense_weight, "bm25_weight": tuned.bm25_weight},
+            "rows": rows,
+            "chunks": chunk_token_stats(index, self.embedder),
+            "ann": ann_recall(index, qvecs),
+            "refusal_on_topic": refusal_stats(self.refusal_pos, refusal_null),
+            "llm_decomposition": llm_rows,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        index.close()
+        return section
+
+    def _ablation_rows(
+        self,
+        searcher: HybridSearcher,
+        queries: list[dict[str, Any]],
+        tuned: SearchParams,
+        test_idx: list[int],
+    ) -> list[dict[str, Any]]:
         rows = []
         for config in ablation_configs(tuned):
-            scores = run_multihop(searcher, queries, config, progress)
+            scores = run_multihop(searcher, queries, config, self.progress)
             rows.append(
                 {
                     "name": config.name,
@@ -381,76 +454,64 @@ def evaluate(
                     "all": mean_scores(scores),
                 }
             )
-            log(f"  {config.name}: " + _fmt(rows[-1]["held_out"]))
-        llm_rows = None
-        if decomposer is not None:
-            sample = [queries[i] for i in test_idx[:decompose_sample]]
-            llm_rows = compare_decomposition(searcher, sample, tuned, decomposer, progress)
-            log("  LLM sub-questions: " + json.dumps(llm_rows))
-        qvecs = np.stack([searcher.embed_query(q["query"]) for q in queries]).astype("float32")
-        refusal_questions = [queries[i]["query"] for i in test_idx[:500]]
-        refusal_pos = best_dense(searcher, refusal_questions)
-        nulls = [
-            q["query"]
-            for q in json.loads((multihop / "queries_train.json").read_text())
-            if q["question_type"] == "null_query"
-        ]
-        refusal_null = best_dense(searcher, nulls[:limit])
-        report["multihop"] = {
-            "queries": len(queries),
-            "held_out": len(test_idx),
-            "tuning_trials": trials,
-            "tuned": {"dense_weight": tuned.dense_weight, "bm25_weight": tuned.bm25_weight},
-            "rows": rows,
-            "chunks": chunk_token_stats(index, embedder),
-            "ann": ann_recall(index, qvecs),
-            "refusal_on_topic": refusal_stats(refusal_pos, refusal_null),
-            "llm_decomposition": llm_rows,
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-        index.close()
-    if news is not None:
+            self.log(f"  {config.name}: " + _fmt(rows[-1]["held_out"]))
+        return rows
+
+    def headlines(
+        self, news: Path, news_index: Path
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Headline → article recall without and with headlines indexed; and, after a
+        MultiHop-RAG run, its questions' refusal signal on this archive, which lacks
+        their answers."""
         t0 = time.perf_counter()
-        news_rows = {}
+        rows: dict[str, dict[str, float]] = {}
+        off_topic = None
         for titled in (False, True):
             root = news_index.with_name(news_index.name + ("" if titled else "-untitled"))
-            ensure_index(
-                root,
-                [news],
-                embedder,
-                NEWS_FIELDS,
-                index_titles=titled,
-                rebuild=rebuild,
-                chunking=chunking,
-            )
-            index = ArchiveIndex.open(root, embedder.name, embedder.dim)
-            searcher = HybridSearcher(index, embedder, base)
-            queries = headline_queries(index)[:limit]
-            label = "headlines indexed" if titled else "body only"
-            if titled and multihop is not None:
-                # The same MultiHop-RAG questions against an archive that lacks their answers.
-                report["refusal_off_topic"] = refusal_stats(
-                    refusal_pos, best_dense(searcher, refusal_questions)
+            index, searcher = self._open(root, [news], NEWS_FIELDS, index_titles=titled)
+            queries = headline_queries(index)[: self.limit]
+            if titled and self.refusal_questions is not None:
+                off_topic = refusal_stats(
+                    self.refusal_pos, best_dense(searcher, self.refusal_questions)
                 )
-            if not titled:
-                tfidf = tfidf_headlines(index, queries)
-                if tfidf:
-                    news_rows["TF-IDF over bodies (baseline)"] = tfidf
-            for mode in ("dense", "bm25", "hybrid"):
-                params = replace(base, max_chunks_per_article=NO_DIVERSITY, query_hints=False)
-                news_rows[f"{mode}, {label}"] = run_headlines(
-                    searcher, queries, mode, params, progress
-                )
-            news_rows[f"hybrid + hints + diversity, {label}"] = run_headlines(
-                searcher, queries, "hybrid", base, progress
-            )
+            rows.update(self._headline_rows(index, searcher, queries, titled))
             index.close()
-        report["headlines"] = {
+        section = {
             "queries": len(queries),
-            "rows": news_rows,
+            "rows": rows,
             "seconds": round(time.perf_counter() - t0, 1),
         }
-    return report
+        return section, off_topic
+
+    def _headline_rows(
+        self,
+        index: ArchiveIndex,
+        searcher: HybridSearcher,
+        queries: list[tuple[str, str]],
+        titled: bool,
+    ) -> dict[str, dict[str, float]]:
+        label = "headlines indexed" if titled else "body only"
+        rows: dict[str, dict[str, float]] = {}
+        if not titled:
+            tfidf = tfidf_headlines(index, queries)
+            if tfidf:
+                rows["TF-IDF over bodies (baseline)"] = tfidf
+        plain = replace(self.base, max_chunks_per_article=NO_DIVERSITY, query_hints=False)
+        for mode in ("dense", "bm25", "hybrid"):
+            rows[f"{mode}, {label}"] = run_headlines(searcher, queries, mode, plain, self.progress)
+        rows[f"hybrid + hints + diversity, {label}"] = run_headlines(
+            searcher, queries, "hybrid", self.base, self.progress
+        )
+        return rows
+
+
+def _null_queries(data: Path) -> list[str]:
+    """MultiHop-RAG's questions that no article answers."""
+    return [
+        q["query"]
+        for q in json.loads((data / "queries_train.json").read_text())
+        if q["question_type"] == "null_query"
+    ]
 
 
 def _fmt(m: dict[str, float]) -> str:

@@ -18,11 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.errors import ArchiveQAError
-
-
-class ModelFileError(ArchiveQAError):
-    """The GGUF file is missing, incomplete or not the expected one."""
+from qa.errors import ModelFileError
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,11 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
-from index.errors import ArchiveQAError
+from qa.errors import LocalModelError
 from qa.llm.fetch import check_model_file
 
 _LOCK = threading.Lock()
 _SERVERS: dict[tuple[str, int, int], Any] = {}
-
-
-class LocalModelError(ArchiveQAError):
-    """llama.cpp could not load or run the model."""
 
 
 def _server(path: Path, n_ctx: int, threads: int) -> Any:

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from index.errors import ArchiveQAError
+from qa.errors import OpenAISettingsError
 from qa.settings import Settings
-
-
-class OpenAISettingsError(ArchiveQAError):
-    """The openai generator is selected but not configured."""
 
 
 def openai_chat_model(settings: Settings) -> BaseChatModel:

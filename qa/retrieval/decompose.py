@@ -20,6 +20,8 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
+from qa.errors import DecomposeSettingsError
+
 MAX_SUBQUESTIONS = 4
 CACHE_SIZE = 256
 
@@ -87,3 +89,12 @@ class LLMDecomposer:
 
     def __call__(self, question: str) -> list[str]:
         return list(self._split(question))
+
+
+def llm_decomposer(llm: BaseChatModel | None, asked_by: str) -> LLMDecomposer:
+    """The LLM's question splitter; a clear error when no generator LLM is configured."""
+    if llm is None:
+        raise DecomposeSettingsError(
+            f"{asked_by} needs a generator LLM: set ARCHIVE_QA_GENERATOR=local or openai"
+        )
+    return LLMDecomposer(llm)

@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from index.articles import parse_date
+from qa.errors import FilterError
 from qa.response import Filters
 from qa.retrieval.hints import source_aliases
-
-
-class FilterError(ValueError):
-    """A filter value is unusable; the message names it."""
 
 
 def _date(value: str | None, name: str) -> str | None:

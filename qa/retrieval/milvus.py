@@ -307,8 +307,8 @@ class MilvusSearcher(HybridSearcher):
 
     index: MilvusIndex
 
-    def __init__(self, index: MilvusIndex, embedder, params=None) -> None:
-        super().__init__(index, embedder, params)  # type: ignore[arg-type]
+    def __init__(self, index: MilvusIndex, embedder, params=None, **kwargs) -> None:
+        super().__init__(index, embedder, params, **kwargs)  # type: ignore[arg-type]
         self._found = threading.local()  # chunks the current search's queries returned
 
     def search(self, *args, **kwargs):

@@ -12,7 +12,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from index.errors import ModelError
+from qa.errors import ModelError
 from qa.retrieval.retriever import Hit
 
 

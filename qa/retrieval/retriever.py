@@ -84,18 +84,27 @@ class HybridSearcher:
     """Dense + BM25 per (sub-)query, fused by weighted reciprocal rank, then diversified."""
 
     def __init__(
-        self, index: ArchiveIndex, embedder: Embedder, params: SearchParams | None = None
+        self,
+        index: ArchiveIndex,
+        embedder: Embedder,
+        params: SearchParams | None = None,
+        *,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 20,
+        decomposer: Callable[[str], list[str]] | None = None,
     ) -> None:
+        """`reranker` (a cross-encoder, `qa.retrieval.rerank`) re-scores the top
+        `rerank_candidates` hits; `decomposer` (question → search queries,
+        `qa.retrieval.decompose.LLMDecomposer`) adds its queries beside the parsed plan
+        when a search asks for decomposition."""
         self.index = index
         self.embedder = embedder
         self.params = params or SearchParams()
         self.aliases = source_aliases(name for name, _ in index.store.sources())
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.reranker: Reranker | None = None  # optional cross-encoder (qa.retrieval.rerank)
-        self.rerank_candidates = 20
-        # Optional question → search queries (qa.retrieval.decompose.LLMDecomposer); its queries
-        # are searched beside the parsed plan.
-        self.decomposer: Callable[[str], list[str]] | None = None
+        self.reranker = reranker
+        self.rerank_candidates = rerank_candidates
+        self.decomposer = decomposer
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vectors, memoized: chats repeat questions and sub-queries repeat clauses."""

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from index.embedder import default_cache_dir
 from index.loaders import FieldMap, LoadReport, iter_articles
-from qa.service import QuestionError, clean_question
+from qa.errors import QuestionError
+from qa.service import clean_question
 from qa.settings import Settings
 from tests.helpers import ROOT, SEED
 

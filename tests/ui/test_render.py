@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from qa.errors import FilterError
 from qa.response import Answer, Citation
-from qa.retrieval.filters import FilterError, make_filters
+from qa.retrieval.filters import make_filters
 from ui.render import answer_html, chat_answer_html, citation_card, safe_url, sources_html
 
 EVIL = '<script>document.title="pwned"</script><img src=x onerror="alert(1)">'

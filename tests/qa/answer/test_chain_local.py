@@ -12,7 +12,8 @@ import shutil
 import pytest
 
 from qa.answer.citations import REFUSAL
-from qa.llm.fetch import DEFAULT_MODEL, ModelFileError, fetch_model, spec_for
+from qa.errors import ModelFileError
+from qa.llm.fetch import DEFAULT_MODEL, fetch_model, spec_for
 from qa.service import QAService
 from qa.settings import Settings
 from tests.helpers import ROOT, SEED, SEED_QUESTION, run_cli

@@ -37,6 +37,8 @@ def fake_reply(messages: list[dict]) -> str:
     if "standalone question" in system.lower():
         last = re.search(r"Last question: (.*)", user).group(1)
         return f"What did Volodymyr Zelensky say, {last.lower()}"
+    if "in your own words" in user:  # a claim with no marker and no quote behind it
+        return "It was somebody important, as everyone knows."
     block = re.search(r"\[1\] (.*?)(?:\n\(from:|\n\n|$)", user, re.S).group(1)
     first = re.match(r".+?[.!?](?=\s|$)", block.strip(), re.S).group(0)
     if re.search(r"Question: (?:Did|Does|Was|Is)\b", user):
@@ -193,26 +195,33 @@ def test_openai_follow_up_is_rewritten_with_the_history(openai_service, endpoint
 
 
 def test_openai_generator_needs_a_model_name(seed_index):
-    from qa.llm.openai import OpenAISettingsError
+    from qa.errors import OpenAISettingsError
 
     with pytest.raises(OpenAISettingsError, match="ARCHIVE_QA_OPENAI_MODEL"):
         QAService.from_settings(Settings(index_dir=seed_index, generator="openai"))
 
 
-def test_chain_as_one_langchain_runnable(openai_service):
-    runnable = openai_service.chain.as_runnable()
+def test_the_service_as_one_langchain_runnable(openai_service):
+    """`as_runnable()` gives the same `Answer` as `ask`, fallback to quotes included."""
+    from qa.response import Answer
+
+    runnable = openai_service.as_runnable()
     out = runnable.invoke({"question": SEED_QUESTION})
-    assert out["answer"].startswith("This comes as Russia")
-    assert out["output"].resolved.citations[0].verified
-    chunks = list(runnable.stream({"question": SEED_QUESTION}))
-    assert len(chunks) > 3 and "output" in chunks[-1]
+    assert isinstance(out, Answer) and out.generator == "openai"
+    assert out.answer.startswith("This comes as Russia") and out.citations[0].verified
+    same = openai_service.ask(SEED_QUESTION)
+    assert out.model_dump(exclude={"timings"}) == same.model_dump(exclude={"timings"})
+    uncited = runnable.invoke("Who threatened weapons convoys, in your own words?")
+    assert "somebody important" not in uncited.answer
+    assert uncited.citations and not uncited.refused
+    assert "showing quoted sentences instead of the model's uncited answer" in uncited.notes
 
 
 def test_endpoint_down_is_a_clear_error(seed_index):
     """A closed port: one ArchiveQAError that names the failure, never a raw client error."""
     import socket
 
-    from index.errors import ArchiveQAError
+    from qa.errors import ArchiveQAError
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from qa.errors import QuestionError
 from qa.response import Filters
-from qa.service import QuestionError
 from tests.helpers import SEED, SEED_QUESTION, run_cli
 
 SEED_TITLE = "Captured Russian soldier claims Moscow has special squad for deserters"

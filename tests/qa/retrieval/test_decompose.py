@@ -34,18 +34,23 @@ def test_model_lines_become_clean_queries():
 
 
 @pytest.fixture
-def searcher(service, embedder):
-    s = HybridSearcher(service.index, embedder, service.searcher.params)
-    yield s
-    s.decomposer = None
+def searcher_with(service, embedder):
+    """A searcher over the session index with the given decomposer."""
+
+    def make(decomposer=None) -> HybridSearcher:
+        return HybridSearcher(
+            service.index, embedder, service.searcher.params, decomposer=decomposer
+        )
+
+    return make
 
 
 def _titles(result) -> list[str]:
     return [h.chunk.title for h in result.hits]
 
 
-def test_sub_questions_are_searched_and_merged(searcher):
-    plain = searcher.search(QUESTION, 5)
+def test_sub_questions_are_searched_and_merged(searcher_with):
+    plain = searcher_with().search(QUESTION, 5)
     assert not any("Formula One" in t for t in _titles(plain))
     asked: list[str] = []
 
@@ -53,7 +58,7 @@ def test_sub_questions_are_searched_and_merged(searcher):
         asked.append(question)
         return [OTHER]
 
-    searcher.decomposer = decomposer
+    searcher = searcher_with(decomposer)
     assert searcher.search(QUESTION, 5).hits == plain.hits and not asked  # a plain search
     result = searcher.search(QUESTION, 5, decompose=True)  # an answer's search
     assert asked == [QUESTION]
@@ -66,9 +71,9 @@ def test_sub_questions_are_searched_and_merged(searcher):
     assert result.best_dense == pytest.approx(plain.best_dense)  # refusal still the question's
 
 
-def test_a_sub_question_naming_an_outlet_is_filtered_to_it(searcher):
-    source = searcher.index.store.sources()[0][0]
-    searcher.decomposer = lambda q: [f"What did {source} report about weapons convoys?"]
+def test_a_sub_question_naming_an_outlet_is_filtered_to_it(searcher_with, service):
+    source = service.index.store.sources()[0][0]
+    searcher = searcher_with(lambda q: [f"What did {source} report about weapons convoys?"])
     plan = searcher.plan(QUESTION, decompose=True)
     (sub,) = plan.subqueries[1:]
     assert sub.filters.sources == [source] and sub.label.startswith("sub-question 1 (")
@@ -80,24 +85,23 @@ def test_a_sub_question_naming_an_outlet_is_filtered_to_it(searcher):
     assert result.best_dense == pytest.approx(plain.best_dense)
 
 
-def test_a_failed_or_empty_decomposition_leaves_the_search_unchanged(searcher):
-    plain = searcher.search(QUESTION, 5)
+def test_a_failed_or_empty_decomposition_leaves_the_search_unchanged(searcher_with):
+    plain = searcher_with().search(QUESTION, 5)
 
     def broken(question: str) -> list[str]:
         raise ConnectionError("endpoint down")
 
-    searcher.decomposer = broken
-    failed = searcher.search(QUESTION, 5, decompose=True)
+    failed = searcher_with(broken).search(QUESTION, 5, decompose=True)
     assert [h.chunk.chunk_id for h in failed.hits] == [h.chunk.chunk_id for h in plain.hits]
     assert any("could not split the question (ConnectionError)" in n for n in failed.notes)
-    searcher.decomposer = lambda q: []
-    empty = searcher.search(QUESTION, 5, decompose=True)
+    empty = searcher_with(lambda q: []).search(QUESTION, 5, decompose=True)
     assert [h.chunk.chunk_id for h in empty.hits] == [h.chunk.chunk_id for h in plain.hits]
     assert empty.notes == plain.notes
 
 
 def test_decomposition_without_an_llm_is_a_clear_error(news_index):
-    from qa.service import DecomposeSettingsError, QAService
+    from qa.errors import DecomposeSettingsError
+    from qa.service import QAService
     from qa.settings import Settings
 
     with pytest.raises(DecomposeSettingsError, match="ARCHIVE_QA_GENERATOR"):

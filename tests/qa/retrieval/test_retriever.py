@@ -167,9 +167,11 @@ def test_reranker_reorders_by_its_own_scores(tmp_path, service, embedder):
     model.save_pretrained(tmp_path / "tiny-ce")
     tokenizer.save_pretrained(tmp_path / "tiny-ce")
     reranker = CrossEncoderReranker(str(tmp_path / "tiny-ce"))
-    searcher = HybridSearcher(service.index, embedder, service.searcher.params)
-    candidates = searcher.search(SEED_QUESTION, 20).hits
-    searcher.reranker, searcher.rerank_candidates = reranker, 20
+    plain = HybridSearcher(service.index, embedder, service.searcher.params)
+    candidates = plain.search(SEED_QUESTION, 20).hits
+    searcher = HybridSearcher(
+        service.index, embedder, service.searcher.params, reranker=reranker, rerank_candidates=20
+    )
     reranked = searcher.search(SEED_QUESTION, 5).hits
     expected = reranker.scores(SEED_QUESTION, [h.chunk.text for h in candidates])
     best = sorted(range(len(candidates)), key=lambda i: -expected[i])[:5]
