@@ -112,6 +112,9 @@ def test_filters_are_milvus_expressions(milvus_service):
     assert dated and all(since <= p.date[:10] <= until for p in dated)
     none = milvus_service.ask(SEED_QUESTION, filters=Filters(sources=["no-such-outlet.example"]))
     assert none.refused and "no article matches the filters" in none.notes
+    # A value is a string literal in the expression, never expression syntax.
+    sly = Filters(sources=['x"] or source_lc != ["x'], article_ids=['a" or row >= 0 or "'])
+    assert milvus_service.search(SEED_QUESTION, k=5, filters=sly) == []
 
 
 def _seed_copy(tmp: Path, extra: str) -> Path:
