@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import layout, vectors
+from .annotate import annotate_chunked, annotation_info
 from .bm25 import BM25Index
 from .buildkit import (  # noqa: F401 - re-exported: the builder's public names
     REPORT,
@@ -140,12 +141,18 @@ def _full_build(
         if embedded is not None:
             chunked, vecs, timings = embedded
             texts = [c.text for _, cs in chunked for c in cs]
-            embed_seconds = timings.get("embed", 0.0)
         else:
             chunked = [(a, chunk_article(a, options.chunking)) for a in articles]
             texts = [
                 indexed_text(a.title, c.text, options.index_titles) for a, cs in chunked for c in cs
             ]
+        t_annotate = time.perf_counter()
+        if options.annotate:
+            chunked = annotate_chunked(chunked, options.progress)
+        timings["annotate"] = time.perf_counter() - t_annotate
+        if embedded is not None:
+            embed_seconds = timings.get("embed", 0.0)
+        else:
             t_embed = time.perf_counter()
             vecs = embed_texts(embedder, texts, options)
             embed_seconds = timings["embed"] = time.perf_counter() - t_embed
@@ -187,6 +194,7 @@ def _full_build(
         corpus_hash=corpus_hash(hashes),
         notes=notes,
         skipped=skipped,
+        annotations=annotation_info() if options.annotate else {},
     )
     t_publish = time.perf_counter()
     final, manifest = finish_build(root, temp, record, t0, [faiss_path, store_path, *bm25_files])

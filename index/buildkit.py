@@ -42,6 +42,8 @@ class BuildOptions:
     # than this fraction of the base's chunks (delta chunks + tombstones).
     compact_fraction: float = 0.1
     compact: bool = False  # fold the delta into a new base now
+    # Find each chunk's entities (index.annotate); off only to measure what it costs.
+    annotate: bool = True
 
 
 @dataclass
@@ -138,6 +140,8 @@ class BuildRecord:
     notes: list[str]
     skipped: list[dict]
     segments: Segments | None = None
+    # What annotated the chunks (index.annotate.annotation_info); {}: not annotated.
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 def finish_build(
@@ -185,6 +189,7 @@ def finish_build(
         corpus_hash=record.corpus_hash,
         files=dict(sorted(files.items())),
         segments=record.segments,
+        annotations=record.annotations,
     )
     manifest = write_manifest(temp, manifest)
     durable = [temp / name for name in (known_files or {})]

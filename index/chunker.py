@@ -128,6 +128,8 @@ class Chunk:
     start: int  # character offsets into article.text
     end: int
     text: str
+    # Named-entity spans in `text` as JSON (index.annotate); None until annotated.
+    entities: str | None = None
 
 
 def word_count(text: str) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import vectors
+from .annotate import annotate_store, annotation_info
 from .articles import Article
 from .bm25 import BM25Index
 from .buildkit import STORE, BuildOptions, BuildRecord, indexed_text
@@ -64,10 +65,13 @@ def compact(
             )
             keep_chunks = f"FROM old.chunks {not_dropped.format(col='article_id')}"
             delta_rows = [r for (r,) in c.execute(f"SELECT row {keep_chunks}", drop)]
-            c.execute(f"INSERT INTO chunks SELECT * {keep_chunks}", drop)
+            old_columns = [r[1] for r in c.execute("PRAGMA old.table_info(chunks)")]
+            cols = ", ".join(old_columns)  # a delta written before annotation has no `ents`
+            c.execute(f"INSERT INTO chunks ({cols}) SELECT {cols} {keep_chunks}", drop)
             store.commit()
             c.execute("DETACH DATABASE old")
         new_rows = store.add_articles(chunked, plan.next_row)
+        annotated_now = annotate_store(store, options.progress)
         store.commit()
 
         index = vectors.load(previous)
@@ -99,6 +103,10 @@ def compact(
     faiss_path = vectors.save(index, temp)
     index_type = str(manifest.faiss["type"])
     notes = []
+    if annotated_now:
+        notes.append(
+            f"found the entities of {annotated_now:,} chunks indexed before annotation existed"
+        )
     if index_type == "Flat" and n_chunks > options.flat_limit:
         notes.append(
             f"{n_chunks:,} chunks is past the flat limit ({options.flat_limit:,}) but compaction "
@@ -115,6 +123,7 @@ def compact(
         corpus_hash=corpus_hash(hashes),
         notes=notes,
         skipped=[],
+        annotations=annotation_info(),
     )
     return record, [faiss_path, store_path, *bm25_files], {}
 

@@ -35,3 +35,7 @@ class ArticleNotFoundError(ArchiveQAError):
 
 class UnsupportedModel(ModelError):
     """The model is not a pipeline the OpenVINO backend reproduces; torch can still run it."""
+
+
+class IndexOutdatedError(ArchiveQAError):
+    """The index predates a feature an operation needs; the message names the command."""

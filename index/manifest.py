@@ -69,6 +69,9 @@ class Manifest(BaseModel):
     corpus_hash: str
     files: dict[str, FileEntry]
     segments: Segments | None = None
+    # What annotated the chunks ({"entities": "en_core_web_sm-3.8.0"}); empty in an index
+    # built before annotation existed, which `update --compact` annotates.
+    annotations: dict[str, str] = {}
 
 
 def file_entry(path: Path) -> FileEntry:

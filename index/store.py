@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     para_end INTEGER NOT NULL,
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    ents TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(date);
@@ -88,6 +89,7 @@ class StoredChunk:
     date: str | None
     source: str | None
     url: str | None
+    entities: str | None = None  # JSON spans (index.annotate); None: not annotated
 
 
 _CHUNK_COLUMNS = (
@@ -135,6 +137,12 @@ class ChunkStore:
             # Touch the schema now: a garbled file fails here, not mid-request. (`main.`: the
             # union view would count the whole archive.)
             self.conn.execute("SELECT count(*) FROM main.chunks").fetchone()
+            columns = {r[1] for r in self.conn.execute("PRAGMA main.table_info(chunks)")}
+            if "ents" not in columns and not readonly:
+                # A store written before entity annotation, being rewritten (compaction).
+                self.conn.execute("ALTER TABLE chunks ADD COLUMN ents TEXT")
+                columns.add("ents")
+            self.annotated_schema = "ents" in columns
         except sqlite3.DatabaseError as exc:
             where = self.path if self.delta is None else f"{self.path} + {self.delta}"
             raise IndexCorruptError(
@@ -162,7 +170,7 @@ class ChunkStore:
         )
         rows = list(range(first_row, first_row + len(chunks)))
         self.conn.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     row,
@@ -174,6 +182,7 @@ class ChunkStore:
                     c.start,
                     c.end,
                     c.text,
+                    c.entities,
                 )
                 for row, c in zip(rows, chunks)
             ],
@@ -295,9 +304,24 @@ class ChunkStore:
         if not rows:
             return {}
         marks = ",".join("?" * len(rows))
-        sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.row IN ({marks})"
+        ents = "c.ents" if self.annotated_schema else "NULL"
+        sql = f"SELECT {_CHUNK_COLUMNS}, {ents} FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.row IN ({marks})"
         with self._lock:
             return {r[0]: StoredChunk(*r) for r in self.conn.execute(sql, [int(x) for x in rows])}
+
+    def unannotated_chunks(self) -> list[tuple[int, str]]:
+        """(row, text) of the chunks whose entities were never found (an old index)."""
+        with self._lock:
+            return self.conn.execute(
+                "SELECT row, text FROM chunks WHERE ents IS NULL ORDER BY row"
+            ).fetchall()
+
+    def set_entities(self, values: Sequence[tuple[int, str]]) -> None:
+        """Store (row, entities JSON) pairs; a writable store only."""
+        with self._lock:
+            self.conn.executemany(
+                "UPDATE chunks SET ents=? WHERE row=?", [(v, r) for r, v in values]
+            )
 
     def iter_chunk_texts(self) -> Iterable[tuple[int, str, str]]:
         """(row, article title, chunk text) for every chunk, in row order."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import compactor, layout, vectors
+from .annotate import annotate_chunked
 from .articles import Article
 from .bm25 import BM25Index
 from .bm25_delta import DeltaBM25
@@ -41,7 +42,7 @@ from .buildkit import (
 )
 from .chunker import Chunk, ChunkSettings, chunk_article
 from .embedder import Embedder
-from .errors import ArticleNotFoundError, EmptyArchiveError
+from .errors import ArticleNotFoundError, EmptyArchiveError, IndexOutdatedError
 from .loaders import LoadReport
 from .manifest import Manifest, Segments, check_model, corpus_hash_update, read_manifest
 from .segments import DELTA, copy_sqlite, delta_dir, link_base, open_live_store
@@ -154,8 +155,17 @@ def apply_changes(
         notes.append("nothing changed; the index was left as it is")
         return _result(previous, manifest, plan, 0, skipped, t0, 0.0, notes, False, timings)
 
+    if not manifest.annotations and not (options.compact or not BM25Index.has_stats(previous)):
+        raise IndexOutdatedError(
+            f"the index at {root} was built before entity annotation existed, and a delta "
+            "cannot be added to it: run `archive-qa update --compact` once (it annotates the "
+            "whole archive) or rebuild it with `archive-qa build`"
+        )
     chunked = [(a, chunk_article(a, settings)) for a in plan.todo]
     texts = [indexed_text(a.title, c.text, manifest.index_titles) for a, cs in chunked for c in cs]
+    t_annotate = time.perf_counter()
+    chunked = annotate_chunked(chunked, options.progress)
+    timings["annotate"] = time.perf_counter() - t_annotate
     t_embed = time.perf_counter()
     vecs, reused = _embed_changed(previous, manifest, texts, plan, embedder, options)
     embed_seconds = timings["embed"] = time.perf_counter() - t_embed
@@ -384,6 +394,7 @@ def _write_delta(
         notes=notes,
         skipped=[],
         segments=segments,
+        annotations=dict(manifest.annotations),
     )
     return record, [folder / STORE, folder / vectors.VECTORS, *bm25_files], known
 

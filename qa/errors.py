@@ -16,6 +16,7 @@ from index.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexOutdatedError,
     ModelError,
     UnsupportedModel,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "IndexCorruptError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "IndexOutdatedError",
     "LocalModelError",
     "ModelError",
     "ModelFileError",

@@ -84,6 +84,11 @@ class Timings(BaseModel):
 class Answer(BaseModel):
     question: str
     answer: str
+    short_answer: str | None = Field(
+        None,
+        description="The fact asked for (a name, number, date) as the cited text writes it; "
+        "null for descriptions, yes/no questions and refusals.",
+    )
     refused: bool = False
     citations: list[Citation] = Field(default_factory=list)
     related: list[Passage] = Field(default_factory=list, description="Retrieved but not quoted.")

@@ -9,10 +9,11 @@ wrote it and whichever front end asked.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -21,6 +22,8 @@ from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
 from index.embedder import Embedder
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
+from qa.answer.followup import standalone
+from qa.answer.question import analyze
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
 from qa.response import Answer, Citation, Filters, Passage, Timings
@@ -34,15 +37,6 @@ from qa.retrieval.retriever import (
     SearchParams,
 )
 from qa.settings import Settings, get_settings
-
-
-class Answerer(Protocol):
-    """Turns a question and retrieved hits into answer text with numbered citations."""
-
-    name: str
-
-    def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]: ...
-
 
 MAX_K = 50
 
@@ -65,6 +59,48 @@ def clean_question(question: str, max_chars: int) -> str:
             f"the question is {len(q):,} characters long; the limit is {max_chars:,}"
         )
     return q
+
+
+def check_content(question: str, history: Sequence[tuple[str, str]] | None = None) -> None:
+    """A question must name something to look for, unless it follows an earlier turn
+    ("Who is he?" after an answer is a fine follow-up; alone it is not)."""
+    if history or _has_content_word(question):
+        return
+    refs = [w for w in re.findall(r"\w+", question) if w.lower() in _REFERRING]
+    if refs:
+        names = ", ".join(f"'{w}'" for w in refs)
+        raise QuestionError(
+            f"{question!r} refers to an earlier answer ({names}) but there is none; "
+            "name who or what you mean"
+        )
+    raise QuestionError(
+        f"{question!r} names nothing to look for; ask about a person, place, event or topic"
+    )
+
+
+_REFERRING = {
+    "he",
+    "she",
+    "him",
+    "her",
+    "his",
+    "they",
+    "them",
+    "their",
+    "it",
+    "its",
+    "that",
+    "this",
+    "there",
+}
+
+
+def _has_content_word(text: str) -> bool:
+    """Any word that is not a function word or a question word ("what?" has none)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    words = re.findall(r"\w+", text.lower())
+    return any(w not in STOP_WORDS for w in words)
 
 
 def open_index(settings: Settings, embedder: Embedder, build: Path | None = None) -> ArchiveIndex:
@@ -145,7 +181,7 @@ class QAService:
             decomposer=decomposer,
         )
         chunking = ChunkSettings(**index.manifest.chunking)
-        self.answerer: Answerer = ExtractiveAnswerer(
+        self.answerer = ExtractiveAnswerer(
             embedder, index.store, chunking, max_quotes=settings.max_quotes
         )
         self.chain = None
@@ -228,6 +264,7 @@ class QAService:
         self, query: str, k: int | None = None, filters: Filters | None = None
     ) -> list[Passage]:
         query = clean_question(query, self.settings.max_question_chars)
+        check_content(query)
         result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
         return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
 
@@ -246,6 +283,7 @@ class QAService:
         are only final in the closing `Answer`: show its `answer` text in the end.
         """
         question = clean_question(question, self.settings.max_question_chars)
+        check_content(question, history)
         k = check_k(k)
         filters = filters or Filters()
         if self.chain is None:
@@ -274,7 +312,8 @@ class QAService:
     ) -> Answer:
         """Answer one question. `history` is the earlier (question, answer) turns of a
         chat; an LLM generator rewrites a follow-up into a standalone question with it
-        before retrieving (the extractive answerer cannot, and ignores it)."""
+        before retrieving; without one, references ("he", "that", "the company") are
+        resolved from the previous turn (`qa.answer.followup`)."""
         answer = None
         for item in self.stream(question, k=k, filters=filters, history=history):
             answer = item
@@ -334,17 +373,34 @@ class QAService:
         history: Sequence[tuple[str, str]] | None,
     ) -> Answer:
         t0 = time.perf_counter()
-        result = self.searcher.search(question, k or self.settings.k, filters)
+        rewrite = standalone(question, history)
+        searched = rewrite.question
+        if not analyze(searched).english:
+            note = "the question does not look like English; the archive is read in English"
+            return self._assemble(
+                question=question,
+                text=REFUSAL,
+                citations=[],
+                refused=True,
+                hits=[],
+                notes=[note],
+                filters=filters,
+                timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 1)),
+            )
+        read_k = k or max(self.settings.k, self.settings.reader_k)
+        result = self.searcher.search(searched, read_k, filters)
         t1 = time.perf_counter()
-        notes = list(result.notes)
-        if history:
-            notes.append("the extractive answerer does not use the chat history")
+        notes = rewrite.notes + list(result.notes)
         weak = result.too_weak(self.settings.min_relevance)
+        text, citations, short = REFUSAL, [], None
         if weak is not None:
-            text, citations = REFUSAL, []
             notes += weak
         else:
-            text, citations = self.answerer.answer(question, result.hits)
+            reading = self.answerer.read(searched, result.hits)
+            notes += reading.notes
+            if reading.answerable:
+                text, citations = self.answerer.compose(reading)
+                short = reading.short_answer
         t2 = time.perf_counter()
         return self._assemble(
             question=question,
@@ -359,6 +415,8 @@ class QAService:
                 generate_ms=round((t2 - t1) * 1000, 1),
                 total_ms=round((t2 - t0) * 1000, 1),
             ),
+            short_answer=short,
+            standalone_question=searched if rewrite.changed else None,
         )
 
     def _assemble(

@@ -149,7 +149,16 @@ class Settings(BaseSettings):
         0.40,
         description="Refuse when the best retrieved paragraph's cosine similarity is below this.",
     )
-    max_quotes: int = Field(2, ge=1, le=5)
+    max_quotes: int = Field(
+        2, ge=1, le=5, description="Most sentences the extractive answer quotes for a description."
+    )
+    reader_k: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="Paragraphs the extractive reader reads for an answer when no k is asked "
+        "for (the answer's fact is often in a paragraph just below the top few).",
+    )
     max_question_chars: int = Field(2000, ge=10)
 
     # Safety

@@ -79,6 +79,7 @@ CSS = """
 #sources mark { background: #fde68a; color: #111827; padding: 0 2px; }
 a.cite { font-weight: 600; text-decoration: none; }
 .turn-sources { font-size: 0.85em; margin-top: 6px; color: var(--body-text-color-subdued); }
+.searched-as { font-size: 0.8em; margin-top: 4px; color: var(--body-text-color-subdued); }
 .turn-sources li.active { color: var(--body-text-color); background: #fde68a55; }
 .error, .status.down { color: #b91c1c; }
 """

@@ -98,6 +98,9 @@ def chat_answer_html(answer: Answer, turn: int = 0) -> str:
     short list of sources. The panel shows the newest answer's sources only, so an earlier
     answer's [n] opens this list instead of the newest answer's source n."""
     body = answer_html(answer.answer, {c.n for c in answer.citations})
+    if answer.standalone_question:
+        # A follow-up was searched as a standalone question: say so, in small type.
+        body += f'<div class="searched-as">searched as: {escape(answer.standalone_question)}</div>'
     if not answer.citations:
         return f'<div class="answer turn-{turn}">{body}</div>'
     items = "".join(

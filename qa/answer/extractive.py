@@ -1,9 +1,9 @@
-"""The extractive answerer: quote the best-supported sentences verbatim, with [n] markers.
+"""The extractive answerer: the reader's evidence, quoted verbatim, with [n] markers.
 
-Always available (no LLM needed) and never says anything the archive does not say:
-the answer is made only of sentences copied from retrieved paragraphs. Sentences are
-ranked by embedding similarity to the question plus the share of the question's
-content words they contain (names matter in news).
+Always available (no LLM needed) and never says anything the archive does not say: the
+answer leads with the short answer as the text writes it (a name, number, date) and
+follows with the sentence(s) it stands in, copied from the retrieved paragraphs and
+cited. When the reader finds no sentence that answers the question, it declines.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.bm25 import tokenize
-from index.chunker import ChunkSettings, paragraph_at, sentence_spans, word_count
+from index.chunker import ChunkSettings, paragraph_at
 from index.embedder import Embedder
 from index.store import ChunkStore
+from qa.answer.question import Analysis
+from qa.answer.reader import Reader, Reading, Sentence
 from qa.response import REFUSAL, Citation
 from qa.retrieval.retriever import Hit
 
@@ -28,17 +29,6 @@ class Candidate:
     score: float
 
 
-def _stem(token: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
-            return token[: -len(suffix)]
-    return token
-
-
-def _terms(text: str) -> set[str]:
-    return {_stem(t) for t in tokenize(text)}
-
-
 class ExtractiveAnswerer:
     name = "extractive"
 
@@ -48,63 +38,38 @@ class ExtractiveAnswerer:
         store: ChunkStore,
         chunking: ChunkSettings,
         max_quotes: int = 2,
-        lexical_weight: float = 0.3,
-        second_quote_margin: float = 0.08,
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.chunking = chunking
-        self.max_quotes = max_quotes
-        self.lexical_weight = lexical_weight
-        self.second_quote_margin = second_quote_margin
+        self.reader = Reader(embedder, max_sentences=max_quotes, article_text=self._article_text)
 
-    def rank_sentences(self, question: str, hits: list[Hit]) -> list[Candidate]:
-        spans: list[tuple[int, Hit, int, int]] = []
-        for rank, hit in enumerate(hits):
-            for s, e in sentence_spans(hit.chunk.text):
-                if word_count(hit.chunk.text[s:e]) >= 4:
-                    spans.append((rank, hit, s, e))
-        if not spans:
-            return []
-        texts = [h.chunk.text[s:e] for _, h, s, e in spans]
-        vecs = self.embedder.encode([question, *texts])
-        sims = vecs[1:] @ vecs[0]
-        q_terms = _terms(question)
-        out = []
-        for (rank, hit, s, e), sim in zip(spans, sims):
-            overlap = len(q_terms & _terms(hit.chunk.text[s:e])) / len(q_terms) if q_terms else 0.0
-            # A small prior for the retriever's order breaks near-ties toward better paragraphs.
-            score = float(sim) + self.lexical_weight * overlap + 0.02 / (1 + rank)
-            out.append(Candidate(rank, hit, s, e, score))
-        out.sort(key=lambda c: (-c.score, c.hit_rank, c.start))
-        return out
+    def _article_text(self, article_id: str) -> str | None:
+        article = self.store.article(article_id)
+        return None if article is None else article.text
+
+    def read(self, question: str, hits: list[Hit], analysis: Analysis | None = None) -> Reading:
+        return self.reader.read(question, hits, analysis)
 
     def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]:
-        """The quoted answer and its citations, numbered by first use."""
-        ranked = self.rank_sentences(question, hits)
-        if not ranked:
+        """The quoted answer and its citations, numbered by first use (the refusal and no
+        citations when the reader finds no answer)."""
+        reading = self.read(question, hits)
+        if not reading.answerable:
             return REFUSAL, []
-        chosen = [ranked[0]]
-        for cand in ranked[1:]:
-            if (
-                len(chosen) >= self.max_quotes
-                or cand.score < ranked[0].score - self.second_quote_margin
-            ):
-                break
-            if any(
-                c.hit.chunk.chunk_id == cand.hit.chunk.chunk_id and _overlaps(c, cand)
-                for c in chosen
-            ):
-                continue
-            if any(_same_text(c, cand) for c in chosen):
-                continue
-            chosen.append(cand)
-        # Quotes from the same paragraph read best in article order.
-        chosen.sort(key=lambda c: (c.hit_rank, c.start))
+        return self.compose(reading)
+
+    def compose(self, reading: Reading) -> tuple[str, list[Citation]]:
+        """The short answer first, then each evidence sentence verbatim with its [n]."""
+        quotes: list[Candidate] = []
+        for sent in reading.evidence:
+            for part in _parts(sent):
+                if not any(_same(q, part) for q in quotes):
+                    quotes.append(part)
         citations: list[Citation] = []
         parts: list[str] = []
         by_paragraph: dict[tuple[str, int], int] = {}
-        for cand in chosen:
+        for cand in quotes:
             citation = self._citation(cand, len(citations) + 1)
             key = (citation.article_id, citation.paragraph)
             if key in by_paragraph:
@@ -112,9 +77,11 @@ class ExtractiveAnswerer:
             else:
                 citations.append(citation)
                 n = by_paragraph[key] = citation.n
-            quote = cand.hit.chunk.text[cand.start : cand.end]
-            parts.append(f"{quote} [{n}]")
-        return " ".join(parts), citations
+            parts.append(f"{cand.hit.chunk.text[cand.start : cand.end]} [{n}]")
+        text = " ".join(parts)
+        if reading.short_answer:
+            text = f"{reading.short_answer} — {text}"
+        return text, citations
 
     def _citation(self, cand: Candidate, n: int) -> Citation:
         chunk = cand.hit.chunk
@@ -144,10 +111,17 @@ class ExtractiveAnswerer:
         )
 
 
-def _overlaps(a: Candidate, b: Candidate) -> bool:
-    return a.start < b.end and b.start < a.end
+def _parts(sent: Sentence) -> list[Candidate]:
+    """The sentence, preceded by the one it takes its subject's name from ("He said…")."""
+    own = Candidate(sent.hit_rank, sent.hit, sent.start, sent.end, sent.score)
+    if sent.answers and sent.answers[0][0] < sent.start and sent.borrowed is not None:
+        prev = sent.borrowed
+        return [Candidate(prev.hit_rank, prev.hit, prev.start, prev.end, sent.score), own]
+    return [own]
 
 
-def _same_text(a: Candidate, b: Candidate) -> bool:
+def _same(a: Candidate, b: Candidate) -> bool:
+    if a.hit.chunk.chunk_id == b.hit.chunk.chunk_id and a.start < b.end and b.start < a.end:
+        return True
     norm = lambda c: re.sub(r"\W+", " ", c.hit.chunk.text[c.start : c.end]).strip().lower()  # noqa: E731
     return norm(a) == norm(b)

@@ -53,17 +53,23 @@ def floor_encode(embedder: TorchEmbedder, texts: list[str], batch_size: int) -> 
 
 
 def our_build(
-    embedder: Embedder, sources: list[Path], fields: FieldMap, batch_size: int, workdir: Path
+    embedder: Embedder,
+    sources: list[Path],
+    fields: FieldMap,
+    batch_size: int,
+    workdir: Path,
+    annotate: bool = True,
 ) -> dict[str, Any]:
     embedder.encode(["warm-up"] * 2)
-    options = BuildOptions(fields=fields, batch_size=batch_size, progress=False)
+    options = BuildOptions(fields=fields, batch_size=batch_size, progress=False, annotate=annotate)
     peak = PeakRSS()
+    name = f"index-{embedder.backend}" + ("" if annotate else "-plain")
     with peak.watch():
-        result = build_index(sources, workdir / f"index-{embedder.backend}", embedder, options)
-    row = _row(
-        f"archive-qa build ({embedder.backend})", result.embedded_chunks, result.seconds, peak
-    )
+        result = build_index(sources, workdir / name, embedder, options)
+    label = f"archive-qa build ({embedder.backend})" + ("" if annotate else ", no entities")
+    row = _row(label, result.embedded_chunks, result.seconds, peak)
     row["embed_s"] = round(result.embed_seconds, 2)
+    row["annotate_s"] = round(result.timings.get("annotate", 0.0), 2)
     row["other_s"] = round(result.seconds - result.embed_seconds, 2)
     row["articles"] = result.articles
     row["faiss_type"] = str(result.manifest.faiss["type"])
@@ -143,11 +149,13 @@ def run_build(
         floor_b = floor_encode(torch_embedder, texts, batch_size)
         floor = _mean_row(floor_a, floor_b)
         rows += [floor, ours_torch]
-        ours_ov = None
+        ours_ov = plain = None
         if ov_embedder is not None:
             log("build: archive-qa build on openvino …")
             ours_ov = our_build(ov_embedder, sources, fields, batch_size, work)
-            rows.append(ours_ov)
+            log("build: the same without entity annotation …")
+            plain = our_build(ov_embedder, sources, fields, batch_size, work, annotate=False)
+            rows += [ours_ov, plain]
         lc = None
         if langchain:
             log("build: LangChain recipe …")
@@ -163,6 +171,8 @@ def run_build(
         if ours_ov is None
         else _ratio(ours_ov["chunks_per_s"], floor["chunks_per_s"]),
     }
+    if plain is not None and ours_ov is not None:
+        ratios["annotated_seconds_vs_plain"] = _ratio(ours_ov["seconds"], plain["seconds"])
     if lc is not None:
         best = ours_ov or ours_torch
         ratios["langchain_seconds_vs_ours"] = _ratio(lc["seconds"], best["seconds"])

@@ -69,6 +69,11 @@ def _print_build(console: Console, b: dict[str, Any]) -> None:
         f"LangChain seconds ÷ ours: {_x(r.get('langchain_seconds_vs_ours'))} "
         f"(torch build: {_x(r.get('langchain_seconds_vs_ours_torch'))}; goal ≥ 1.0×)"
     )
+    if r.get("annotated_seconds_vs_plain") is not None:
+        console.print(
+            f"  build with entity annotation ÷ without (seconds): "
+            f"{_x(r['annotated_seconds_vs_plain'])} (goal ≤ 1.5×)"
+        )
 
 
 def _print_backend(console: Console, b: dict[str, Any]) -> None:

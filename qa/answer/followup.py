@@ -1,0 +1,227 @@
+"""Follow-up questions made standalone without an LLM.
+
+"Who threatened weapons convoys?" then "What did he say about that in 2017?": the second
+question can only be searched once "he" is Sergei Ryabkov and "that" the convoys. The
+previous turn gives both: its answer (the short answer it led with, or the first entity of
+the asked kind in its text) and its question's own names and topic. Pronouns and "the
+company / the minister"-style references are replaced by the matching one; a follow-up
+that names nothing of its own ("And how many were injured?") keeps the previous
+question's specifics. The history is plain (question, answer text) pairs, as the page and
+the API send it, so this works the same for every front end and generator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from index.annotate import find_entities
+from qa.answer.question import Analysis, analyze
+
+_PERSON = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
+_GROUP = {"they", "them", "their", "theirs"}
+_THING = {"it", "its"}
+_TOPIC = {"that", "this"}
+_PLACE = {"there"}
+_POSSESSIVE = {"his", "her", "its", "their"}
+_DEFINITE = re.compile(
+    r"\bthe (minister|president|company|firm|country|city|group|party|organisation|"
+    r"organization|man|woman|official|leader|team|club|agency|prime minister|spokesman)\b",
+    re.I,
+)
+_DEFINITE_KIND = {
+    "minister": "person",
+    "president": "person",
+    "man": "person",
+    "woman": "person",
+    "official": "person",
+    "leader": "person",
+    "prime minister": "person",
+    "spokesman": "person",
+    "company": "organisation",
+    "firm": "organisation",
+    "group": "organisation",
+    "party": "organisation",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "team": "organisation",
+    "club": "organisation",
+    "agency": "organisation",
+    "country": "place",
+    "city": "place",
+}
+_LEADS = re.compile(r"^\s*(?:and|but|so|also|then|ok|okay|now)\b[\s,]*", re.I)
+_ABOUT = re.compile(r"^\s*(?:what|how) about\s+", re.I)
+_KIND_LABELS = {
+    "person": {"PERSON"},
+    "organisation": {"ORG"},
+    "place": {"GPE", "LOC", "FAC"},
+}
+
+
+@dataclass
+class Rewrite:
+    """The question as searched, and what was done to get it."""
+
+    question: str
+    changed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Turn:
+    """What the previous turn offers to resolve references with."""
+
+    analysis: Analysis
+    answer: str | None  # the previous answer's fact (a name, number, place)
+    answer_label: str | None
+    entities: list[tuple[str, str]]  # (text, label) named in the previous question
+    topic: str | None  # the previous question's main noun phrase that is not a name
+
+
+def standalone(question: str, history: Sequence[tuple[str, str]] | None) -> Rewrite:
+    """`question` with its references to the previous turn resolved (see the module)."""
+    a = analyze(question)
+    refs = [(s, e, t, tag) for s, e, t, tag in a.pronouns if t.lower() in _ALL]
+    if not history:
+        if refs:
+            names = ", ".join(f"'{t}'" for _, _, t, _ in refs)
+            return Rewrite(
+                question,
+                notes=[f"no earlier turn to resolve {names} against; searched as asked"],
+            )
+        return Rewrite(question)
+    prev_q, prev_a = history[-1]
+    turn = _previous(prev_q, prev_a)
+    text = question
+    used_person: set[str] = set()
+    replaced = False
+    # Right to left, so earlier offsets stay valid.
+    for start, end, word, tag in sorted(refs, reverse=True):
+        value = _resolve(word.lower(), turn, used_person)
+        if value is None:
+            continue
+        if word.lower() in _POSSESSIVE and (tag == "PRP$" or word.lower() != "her"):
+            value = f"{value}'s"
+        text = text[:start] + value + text[end:]
+        replaced = True
+    m = _DEFINITE.search(text)
+    if m and not replaced:
+        kind = _DEFINITE_KIND.get(m.group(1).lower())
+        value = _of_kind(kind, turn)
+        if value:
+            text = text[: m.start()] + value + text[m.end() :]
+            replaced = True
+    about = _ABOUT.match(text)
+    if about:  # "What about Germany?": the previous question, about the new subject
+        subject = text[about.end() :].rstrip(" ?")
+        return Rewrite(_swap_subject(prev_q, turn, subject), True)
+    text = _LEADS.sub("", text)
+    text = text[:1].upper() + text[1:]
+    if not _names_anything(text) or (not replaced and _is_elliptic(a)):
+        context = [t for t, _ in turn.entities] or ([turn.topic] if turn.topic else [])
+        extra = [c for c in context if c.lower() not in text.lower()]
+        if extra:
+            text = f"{text.rstrip(' ?')} ({', '.join(extra)})?"
+            replaced = True
+    if not replaced and text == question:
+        return Rewrite(question)
+    return Rewrite(text, True)
+
+
+_ALL = _PERSON | _GROUP | _THING | _TOPIC | _PLACE
+# What "it" can stand for when the previous answer was one (not a person, number or date).
+_THING_LABELS = {"ORG", "WORK_OF_ART", "EVENT", "LAW", "PRODUCT", "FAC"}
+
+
+def _previous(question: str, answer: str) -> _Turn:
+    pa = analyze(question)
+    entities = [(s.text, s.label) for s in pa.specifics if s.kind == "entity"]
+    short, label = _answer_fact(pa, answer)
+    names = {t.lower() for t, _ in entities}
+    topic = next(
+        (
+            c
+            for c in pa.noun_chunks
+            if c.lower() not in names
+            and not any(n in c.lower() for n in names)
+            and c.split()[0].lower() not in {"which", "what", "how"}
+        ),
+        None,
+    )
+    return _Turn(pa, short, label, entities, topic)
+
+
+def _answer_fact(pa: Analysis, answer: str) -> tuple[str | None, str | None]:
+    """The fact the previous answer gave: our extractive answers lead with it ("X — …");
+    otherwise the first entity of the asked kind in its opening text."""
+    if not answer or answer.startswith("I could not find"):
+        return None, None
+    head, sep, _ = answer.partition(" — ")
+    if sep and 0 < len(head) <= 80 and "[" not in head:
+        label = next(iter(sorted(pa.labels)), None)
+        if pa.kind == "person":
+            label = "PERSON"
+        return head.strip(), label
+    if not pa.labels:
+        return None, None
+    opening = re.sub(r"\[\d+\]", "", answer[:400])
+    for s, e, label in find_entities([opening])[0]:
+        if label in pa.labels and opening[s:e].lower() not in pa.question.lower():
+            return opening[s:e], label
+    return None, None
+
+
+def _resolve(word: str, turn: _Turn, used_person: set[str]) -> str | None:
+    if word in _PERSON:
+        candidates = []
+        if turn.answer and turn.answer_label == "PERSON":
+            candidates.append(turn.answer)
+        candidates += [t for t, label in turn.entities if label == "PERSON"]
+        for c in candidates:
+            if c not in used_person:
+                used_person.add(c)
+                return c
+        return candidates[0] if candidates else None
+    if word in _GROUP:
+        if turn.answer and turn.answer_label in {"ORG", "NORP", "GPE"}:
+            return turn.answer
+        groups = [t for t, label in turn.entities if label in {"ORG", "NORP", "GPE"}]
+        return groups[0] if groups else turn.topic
+    if word in _PLACE:
+        if turn.answer and turn.answer_label in {"GPE", "LOC", "FAC"}:
+            return turn.answer
+        places = [t for t, label in turn.entities if label in {"GPE", "LOC", "FAC"}]
+        return f"in {places[0]}" if places else None
+    if word in _THING:
+        if turn.answer and turn.answer_label in _THING_LABELS:
+            return turn.answer
+        return turn.topic or (turn.entities[0][0] if turn.entities else None)
+    if word in _TOPIC:
+        return turn.topic or (turn.entities[0][0] if turn.entities else None)
+    return None
+
+
+def _of_kind(kind: str | None, turn: _Turn) -> str | None:
+    labels = _KIND_LABELS.get(kind or "", set())
+    if turn.answer and turn.answer_label in labels:
+        return turn.answer
+    return next((t for t, label in turn.entities if label in labels), None)
+
+
+def _swap_subject(prev_q: str, turn: _Turn, subject: str) -> str:
+    """The previous question with its first named entity replaced by the new subject."""
+    for text, _ in turn.entities:
+        if text in prev_q:
+            return prev_q.replace(text, subject, 1)
+    return f"{prev_q.rstrip(' ?')} ({subject})?"
+
+
+def _names_anything(text: str) -> bool:
+    return any(s.kind != "term" for s in analyze(text).specifics)
+
+
+def _is_elliptic(a: Analysis) -> bool:
+    """A short follow-up that names nothing ("And how many were injured?")."""
+    return not a.key_specifics() and len(a.question.split()) <= 8

@@ -1,0 +1,137 @@
+"""The reader on the real session index: the fact asked for, stated first and cited;
+declining what the archive lacks; follow-ups without an LLM; odd questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.followup import standalone
+from qa.answer.question import analyze
+from qa.errors import QuestionError
+from tests.helpers import SEED_QUESTION
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who threatened weapons convoys?", "person"),
+        ("Which Russian pilot jailed in the US has Moscow vowed to free?", "person"),
+        ("Which union is balloting the conductors?", "organisation"),
+        ("In which prison is he held?", "place"),
+        ("Where did the attack happen?", "place"),
+        ("When was the meeting due to be held?", "date"),
+        ("What year was that deal reached?", "date"),
+        ("How many flights were cancelled?", "number"),
+        ("How much will the bridge cost?", "amount"),
+        ("What did the minister say the plan would cost?", "amount"),
+        ("How long was he in the National Guard?", "duration"),
+        ("What was the death toll?", "number"),
+        ("Was Marine Le Pen convicted over the images?", "yesno"),
+        ("Why did Harward turn down the job?", "description"),
+        ("What is in vitro gametogenesis?", "description"),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question: str, kind: str) -> None:
+    assert analyze(question).kind == kind
+
+
+def test_a_questions_specifics() -> None:
+    a = analyze('Who won the 2017 French election after the "Marine Le Pen" debate in Lyon?')
+    found = {(s.text, s.kind) for s in a.key_specifics()}
+    assert ("2017", "year") in found and ("Lyon", "entity") in found
+    assert ("Marine Le Pen", "quote") in found
+    # An apostrophe is not a quotation mark.
+    assert not any(s.kind == "quote" for s in analyze("Who is Stanford's women's coach?").specifics)
+
+
+def test_the_flagship_answer_leads_with_the_name_and_cites_its_paragraph(service) -> None:
+    answer = service.ask(SEED_QUESTION)
+    assert answer.short_answer == "Sergei Ryabkov"
+    assert answer.answer.startswith("Sergei Ryabkov — ")
+    (c,) = answer.citations
+    assert c.paragraph == 21 and "convoys legitimate targets" in c.quote
+    assert c.text[c.quote_start : c.quote_end] == c.quote
+    assert f"{c.quote} [1]" in answer.answer
+
+
+def test_a_number_is_answered_as_written(service) -> None:
+    """The short answer is an entity of the asked kind, copied from the cited sentence."""
+    answer = service.ask("How many weapons convoys did Ryabkov call legitimate targets?")
+    if answer.refused:  # the seed gives no number: then the reader must say why
+        assert answer.related and answer.notes
+    else:
+        assert answer.short_answer is None or answer.short_answer in answer.citations[0].quote
+
+
+def test_a_question_the_archive_cannot_answer_is_declined_with_related(service) -> None:
+    """The Stockholm attack (April 2017) is after the archive ends: no retrieved article
+    names Stockholm, so the reader declines and shows the closest paragraphs as related."""
+    answer = service.ask("How many people died in the Stockholm truck attack?")
+    assert answer.refused and not answer.citations and answer.short_answer is None
+    assert answer.answer == "I could not find this in the archive."
+    assert answer.related
+    assert any("Stockholm" in n for n in answer.notes)
+
+
+def test_a_follow_up_is_made_standalone_without_an_llm(service) -> None:
+    first = service.ask(SEED_QUESTION)
+    follow = service.ask("What did he say about that?", history=[(SEED_QUESTION, first.answer)])
+    assert follow.standalone_question == "What did Sergei Ryabkov say about weapons convoys?"
+    assert follow.generator == "extractive"
+    assert follow.citations and "Ryabkov" in " ".join(c.text for c in follow.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "expected"),
+    [
+        (
+            "What sentence is he serving?",
+            [("Which Russian pilot is jailed in the US?", "Konstantin Yaroshenko — he is [1]")],
+            "What sentence is Konstantin Yaroshenko serving?",
+        ),
+        (
+            "And how many were injured?",
+            [("How many people were killed in the Berlin truck attack?", "12 — Twelve [1]")],
+            "How many were injured (Berlin)?",
+        ),
+        (
+            "What about Germany?",
+            [("How many asylum seekers did Sweden take in 2016?", "I could not find this.")],
+            "How many asylum seekers did Germany take in 2016?",
+        ),
+        (
+            "Where does her family live?",
+            [("Who heads the Manitoba council?", "Rita Chahal — Rita Chahal, director [1]")],
+            "Where does Rita Chahal's family live?",
+        ),
+    ],
+)
+def test_follow_up_rewrites(question, history, expected) -> None:
+    assert standalone(question, history).question == expected
+
+
+def test_a_follow_up_with_no_earlier_turn_says_so(service) -> None:
+    """With something to search, it is searched as asked and the answer says so; with
+    nothing but the reference, it is a clear error."""
+    answer = service.ask("What did he say about the convoys?")
+    assert answer.standalone_question is None
+    assert any("no earlier turn to resolve 'he'" in n for n in answer.notes)
+    with pytest.raises(QuestionError, match=r"refers to an earlier answer \('he', 'that'\)"):
+        service.ask("What did he say about that?")
+
+
+def test_a_question_with_no_content_words_is_a_clear_error(service) -> None:
+    with pytest.raises(QuestionError, match="names nothing to look for"):
+        service.ask("what?")
+    with pytest.raises(QuestionError, match="names nothing to look for"):
+        service.search("How many?")
+    # As a follow-up it has something to refer to.
+    first = service.ask(SEED_QUESTION)
+    again = service.ask("Who is he?", history=[(SEED_QUESTION, first.answer)])
+    assert again.standalone_question == "Who is Sergei Ryabkov?"
+
+
+def test_a_question_in_another_language_is_declined_with_the_reason(service) -> None:
+    answer = service.ask("Qui a menacé les convois d'armes occidentaux?")
+    assert answer.refused
+    assert any("does not look like English" in n for n in answer.notes)
