@@ -90,6 +90,34 @@ def _diff(previous: Path, articles: list) -> ChangeSet:
     )
 
 
+def publish_embedded(
+    root: str | Path,
+    chunked: list,
+    vectors,
+    embedder: Embedder,
+    options: BuildOptions,
+    notes: list[str],
+    skipped: list[dict],
+    t0: float,
+    timings: dict[str, float] | None = None,
+) -> BuildResult:
+    """A full build from chunks embedded elsewhere (a distributed build): `chunked` is
+    [(article, chunks)], `vectors` their vectors in that order; published like any build."""
+    root = Path(root)
+    with layout.build_lock(root):
+        notes += layout.clean_leftovers(root)
+        return _full_build(
+            root,
+            [a for a, _ in chunked],
+            embedder,
+            options,
+            notes,
+            skipped,
+            t0,
+            embedded=(chunked, vectors, dict(timings or {})),
+        )
+
+
 def _full_build(
     root: Path,
     articles: list,
@@ -98,8 +126,10 @@ def _full_build(
     notes: list[str],
     skipped: list[dict],
     t0: float,
+    embedded: tuple | None = None,
 ) -> BuildResult:
-    """Write every article into a new base segment and publish it."""
+    """Write every article into a new base segment and publish it (`embedded`: the
+    chunks, their vectors and the timings of a build that embedded them elsewhere)."""
     from .store import ChunkStore
 
     build_id = layout.new_build_id()
@@ -108,17 +138,24 @@ def _full_build(
     store = ChunkStore(store_path, readonly=False)
     timings: dict[str, float] = {"read": time.perf_counter() - t0}
     try:
-        chunked = [(a, chunk_article(a, options.chunking)) for a in articles]
-        texts = [
-            indexed_text(a.title, c.text, options.index_titles) for a, cs in chunked for c in cs
-        ]
+        if embedded is not None:
+            chunked, vecs, timings = embedded
+            texts = [c.text for _, cs in chunked for c in cs]
+        else:
+            chunked = [(a, chunk_article(a, options.chunking)) for a in articles]
+            texts = [
+                indexed_text(a.title, c.text, options.index_titles) for a, cs in chunked for c in cs
+            ]
         t_annotate = time.perf_counter()
         if options.annotate:
             chunked = annotate_chunked(chunked, options.progress)
         timings["annotate"] = time.perf_counter() - t_annotate
-        t_embed = time.perf_counter()
-        vecs = embed_texts(embedder, texts, options)
-        embed_seconds = timings["embed"] = time.perf_counter() - t_embed
+        if embedded is not None:
+            embed_seconds = timings.get("embed", 0.0)
+        else:
+            t_embed = time.perf_counter()
+            vecs = embed_texts(embedder, texts, options)
+            embed_seconds = timings["embed"] = time.perf_counter() - t_embed
         t_write = time.perf_counter()
         index_type = vectors.choose_index_type(len(texts), options.flat_limit)
         index = vectors.new_index(embedder.dim, index_type, training=vecs)

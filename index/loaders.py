@@ -104,28 +104,40 @@ def iter_articles(
     """
     fields = fields or FieldMap()
     limits = limits or LoadLimits()
+    loaded = (
+        article
+        for path in _expand(sources, report)
+        for article in _load_path(path, report, fields, limits)
+    )
+    yield from unique_articles(loaded, report, limits)
+
+
+def unique_articles(
+    articles: Iterable[Article], report: LoadReport, limits: LoadLimits
+) -> Iterator[Article]:
+    """The articles in order without the oversized and the duplicates (first one wins),
+    hashed: what every reader of sources, local or distributed, indexes."""
     seen_ids: dict[str, str] = {}
     seen_text: dict[str, str] = {}
-    for path in _expand(sources, report):
-        for article in _load_path(path, report, fields, limits):
-            if len(article.text) > limits.max_article_chars:
-                report.skip(
-                    article.origin,
-                    f"article text too large ({len(article.text):,} chars > {limits.max_article_chars:,})",
-                )
-                continue
-            if article.id in seen_ids:
-                report.skip(
-                    article.origin, f"duplicate id {article.id!r} (first in {seen_ids[article.id]})"
-                )
-                continue
-            text_key = hashlib.sha256(article.text.lower().encode("utf-8")).hexdigest()
-            if text_key in seen_text:
-                report.skip(article.origin, f"duplicate text of article {seen_text[text_key]!r}")
-                continue
-            seen_ids[article.id] = article.origin
-            seen_text[text_key] = article.id
-            yield article.with_hash()
+    for article in articles:
+        if len(article.text) > limits.max_article_chars:
+            report.skip(
+                article.origin,
+                f"article text too large ({len(article.text):,} chars > {limits.max_article_chars:,})",
+            )
+            continue
+        if article.id in seen_ids:
+            report.skip(
+                article.origin, f"duplicate id {article.id!r} (first in {seen_ids[article.id]})"
+            )
+            continue
+        text_key = hashlib.sha256(article.text.lower().encode("utf-8")).hexdigest()
+        if text_key in seen_text:
+            report.skip(article.origin, f"duplicate text of article {seen_text[text_key]!r}")
+            continue
+        seen_ids[article.id] = article.origin
+        seen_text[text_key] = article.id
+        yield article.with_hash()
 
 
 def _expand(sources: Iterable[str | Path], report: LoadReport) -> Iterator[Path]:

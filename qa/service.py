@@ -105,7 +105,11 @@ def _has_content_word(text: str) -> bool:
 
 def open_index(settings: Settings, embedder: Embedder, build: Path | None = None) -> ArchiveIndex:
     """The live build under `settings.index_dir` (or the given build folder), verified
-    against the embedder in use."""
+    against the embedder in use; with the milvus backend, the live Milvus build."""
+    if settings.backend == "milvus":
+        from qa.retrieval.milvus import open_milvus_index
+
+        return open_milvus_index(settings.milvus_target(), embedder.name, embedder.dim, build)  # type: ignore[return-value]
     return ArchiveIndex.open(
         build or settings.index_dir,
         model_name=embedder.name,
@@ -165,7 +169,10 @@ class QAService:
             if settings.query_decompose_llm
             else None
         )
-        self.searcher = HybridSearcher(
+        searcher_class = HybridSearcher
+        if getattr(index, "backend", "faiss") == "milvus":
+            from qa.retrieval.milvus import MilvusSearcher as searcher_class
+        self.searcher = searcher_class(
             index,
             embedder,
             search_params(settings),

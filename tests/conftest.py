@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # The suite's extractive tests must not switch to an LLM because models/ holds one;
 # the LLM tests choose their generator explicitly.
 os.environ.setdefault("ARCHIVE_QA_GENERATOR", "extractive")
+# The test Ray cluster lives on 127.0.0.1; Ray reads this when it is first imported (see
+# tests.helpers.start_ray_cluster).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # The converted embedding model is cached per test session, not in the user's ~/.cache.
 os.environ.setdefault("ARCHIVE_QA_EMBED_CACHE_DIR", tempfile.mkdtemp(prefix="archive-qa-embed-"))
 
@@ -91,3 +96,46 @@ def service(news_index):
     svc = QAService.from_settings(Settings(index_dir=news_index))
     yield svc
     svc.close()
+
+
+@pytest.fixture(scope="session")
+def scale_csv(news_rows, tmp_path_factory) -> Path:
+    """A small fixed subset for the scale-out tests (Milvus, Ray): every article that
+    mentions Ryabkov or convoys, and every 400th article by id (about 30)."""
+    rows = [
+        r
+        for r in news_rows
+        if int(r["article_id"]) % 400 == 0
+        or "ryabkov" in r["text"].lower()
+        or "convoy" in r["text"].lower()
+    ]
+    return write_csv(rows, tmp_path_factory.mktemp("scale") / "scale-subset.csv")
+
+
+@pytest.fixture(scope="session")
+def tiny_csv(scale_csv, tmp_path_factory) -> Path:
+    """Four articles of the scale subset: company for the seed in the write tests."""
+    import csv
+
+    with open(scale_csv, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))[:4]
+    return write_csv(rows, tmp_path_factory.mktemp("tiny") / "tiny.csv")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory) -> Iterator[str]:
+    """A real two-node Ray cluster (a head and one more node, 1 CPU each) on 127.0.0.1
+    for the session, this process connected to it as the driver; its address."""
+    from tests.helpers import start_ray_cluster
+
+    with start_ray_cluster() as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory) -> Iterator[str]:
+    """A real `milvus-lite server` on a free 127.0.0.1 port for the session; its uri."""
+    from tests.helpers import free_port, start_milvus_server
+
+    with start_milvus_server(tmp_path_factory.mktemp("milvus"), free_port()) as uri:
+        yield uri

@@ -154,3 +154,104 @@ def shown(*texts: str):
         return Shown(n=n, text=text, chunk_text=text, make_citation=citation)
 
     return [make(i, t) for i, t in enumerate(texts, start=1)]
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """The IP addresses a process and its children listen on (TCP)."""
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    out = set()
+    for p in procs:
+        try:
+            conns = p.net_connections(kind="inet")
+        except psutil.NoSuchProcess:
+            continue
+        out |= {c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN}
+    return out
+
+
+def is_loopback(ip: str) -> bool:
+    return ip in ("127.0.0.1", "::1", "::ffff:127.0.0.1") or ip.startswith("127.")
+
+
+@contextmanager
+def start_milvus_server(data_dir: Path, port: int, timeout: float = 60) -> Iterator[str]:
+    """`milvus-lite server` bound to 127.0.0.1:`port` until the block ends; yields its uri.
+    The process is checked to listen on loopback only."""
+    exe = Path(sys.executable).with_name("milvus-lite")
+    log = open(data_dir / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "server",
+            "--data-dir",
+            str(data_dir / "data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"milvus-lite server exited: {(data_dir / 'server.log').read_text()}"
+                )
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("milvus-lite server did not start listening")
+            time.sleep(0.1)
+        bad = {ip for ip in listening_addresses(proc.pid) if not is_loopback(ip)}
+        if bad:
+            raise RuntimeError(f"milvus-lite server listens on non-loopback addresses {bad}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@contextmanager
+def start_ray_cluster() -> Iterator[str]:
+    """A head and one more node (1 CPU each) on 127.0.0.1, this process their driver.
+
+    Ray's own `ray.cluster_utils.Cluster` (the gcs_server and a raylet per node, as
+    `ray start` runs them): `ray start --address` on one machine swaps 127.0.0.1 for the
+    machine's network address (Ray 2.60 `resolve_ip_for_localhost`), and with another
+    loopback address its servers listen on every interface. Checked: every process
+    listens on loopback only."""
+    import tempfile
+
+    import ray
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
+    if ray_constants.ENABLE_RAY_CLUSTER:  # set before Ray's first import (tests/conftest.py)
+        raise RuntimeError("set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before importing ray")
+
+    temp = tempfile.mkdtemp(prefix="aqray")  # short: Ray's socket paths have a limit
+    args = {"num_cpus": 1, "include_dashboard": False, "node_ip_address": "127.0.0.1"}
+    cluster = Cluster(initialize_head=True, head_node_args={**args, "temp_dir": temp})
+    try:
+        cluster.add_node(**args)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
+        bad = {ip for ip in listening_addresses(os.getpid()) if not is_loopback(ip)}
+        if bad:
+            raise RuntimeError(f"the Ray cluster listens on non-loopback addresses {bad}")
+        yield cluster.address
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

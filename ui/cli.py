@@ -105,6 +105,21 @@ def build(
     ] = None,
     model_path: ModelPathOpt = None,
     batch_size: BatchSizeOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local (this process) or ray (read, chunk and embed as Ray Data stages; "
+            "needs the scale extra).",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to run on, e.g. 10.0.0.5:6379 [default: a local one-machine cluster].",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     as_json: SummaryJsonOpt = False,
 ) -> None:
@@ -125,8 +140,32 @@ def build(
         progress=not quiet and not as_json,
         compact_fraction=s.compact_fraction,
     )
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; choose local or ray")
+    if ray_address and engine != "ray":
+        raise ValueError("--ray-address needs --engine ray")
     embedder = s.load_embedder()
-    result = build_index(sources, s.index_dir, embedder, options)
+    if engine == "ray" and not update:
+        from index.ray_build import build_on_ray
+
+        result = build_on_ray(
+            sources,
+            s.index_dir,
+            embedder,
+            options,
+            address=ray_address,
+            cache_dir=str(s.embed_cache_dir) if s.embed_cache_dir else None,
+            milvus=s.milvus_target() if s.backend == "milvus" else None,
+        )
+    else:
+        if engine == "ray":  # an update embeds only what changed: here, not on the cluster
+            typer.echo("note: --update embeds only changed articles, in this process", err=True)
+        if s.backend == "milvus":
+            from index.milvus_store import build_milvus
+
+            result = build_milvus(sources, s.milvus_target(), embedder, options)
+        else:
+            result = build_index(sources, s.index_dir, embedder, options)
     _print_build(result, as_json)
 
 
@@ -193,7 +232,14 @@ def update(
         compact=compact,
     )
     embedder = s.load_embedder()
-    result = update_index(s.index_dir, embedder, files or [], remove or [], options)
+    if s.backend == "milvus":
+        from index.milvus_store import update_milvus
+
+        if compact:
+            raise ValueError("--compact is for the faiss backend; Milvus compacts itself")
+        result = update_milvus(s.milvus_target(), embedder, files or [], remove or [], options)
+    else:
+        result = update_index(s.index_dir, embedder, files or [], remove or [], options)
     _print_build(result, as_json)
 
 
@@ -550,11 +596,39 @@ def eval_retrieval(
             "MultiHop-RAG queries (needs ARCHIVE_QA_GENERATOR=local or openai).",
         ),
     ] = 0,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="milvus: MultiHop-RAG on the Milvus backend (ARCHIVE_QA_MILVUS_*) beside "
+            "FAISS + bm25s, same chunks and vectors, with search latency "
+            "[default: ARCHIVE_QA_BACKEND, faiss: the full report].",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
 ) -> None:
     """MultiHop-RAG metrics and headline→article recall, with an ablation row per retrieval piece."""
 
+    s = _settings(backend=backend)
+    if s.backend == "milvus":
+        from qa.eval.backends import compare_backends, print_backends
+
+        if multihop is None:
+            raise ValueError("--backend milvus measures MultiHop-RAG: give --multihop DIR")
+        report = compare_backends(
+            s.load_embedder(),
+            multihop,
+            multihop_index,
+            s.milvus_target(),
+            limit=limit,
+            rebuild=rebuild,
+            progress=not as_json,
+            log=(lambda _m: None) if as_json else (lambda m: typer.echo(m, err=True)),
+            chunking=s.chunk_settings(),
+        )
+        _emit(report, out, as_json, print_backends)
+        return
     from qa.eval.retrieval import evaluate, print_report
 
     if multihop is None and news is None:
@@ -593,7 +667,8 @@ def bench(
         typer.Option(
             "--only",
             help="Comma-separated sections: build,backend,query,coldstart,scale,update "
-            "[default: all].",
+            "[default: all], and scale-out (Ray build vs local, Milvus vs FAISS; needs the "
+            "scale extra; only when named).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,

@@ -94,10 +94,11 @@ class ServiceHolder:
                 return
             self._checked_at = now
             try:
-                live = layout.current_build(self.settings.index_dir)
+                live_build = getattr(service.index, "live_build", None)  # Milvus: the alias
+                live = live_build() if live_build else layout.current_build(self.settings.index_dir)
             except Exception:  # the pointer is gone, unreadable or being replaced:
                 return  # keep serving what we have
-            if live == service.index.build:
+            if live is None or live == service.index.build:
                 self._failed_build, self.reload_error = None, None  # (pointed back at it)
                 return
             if live == self._failed_build:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from index.embedder import Embedder
 
 SECTIONS = ("build", "backend", "query", "coldstart", "scale", "update")
+# Only when named (--only scale-out): they need the scale extra and start Ray and Milvus.
+OPTIONAL_SECTIONS = ("scale-out",)
 
 
 @dataclass
@@ -47,10 +49,11 @@ class BenchOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        unknown = set(self.only) - set(SECTIONS)
+        unknown = set(self.only) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
         if unknown:
             raise ValueError(
-                f"unknown bench section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
+                f"unknown bench section(s) {', '.join(sorted(unknown))}; choose from "
+                f"{', '.join(SECTIONS + OPTIONAL_SECTIONS)}"
             )
         for name in ("articles", "backend_articles", "questions", "query_articles"):
             if getattr(self, name) < 1:
@@ -70,8 +73,12 @@ class BenchOptions:
 
     def needs_multihop(self) -> list[str]:
         """The selected sections that read MultiHop-RAG (coldstart only to build an index)."""
-        reads = {"backend", "query", "scale"} | ({"coldstart"} if self.index is None else set())
-        return [name for name in SECTIONS if name in self.only and name in reads]
+        reads = {"backend", "query", "scale", "scale-out"} | (
+            {"coldstart"} if self.index is None else set()
+        )
+        return [
+            name for name in SECTIONS + OPTIONAL_SECTIONS if name in self.only and name in reads
+        ]
 
 
 def run_bench(
@@ -89,9 +96,9 @@ def run_bench(
     embedders = _load_embedders(settings, opts)
     with tempfile.TemporaryDirectory(prefix="archive-qa-bench-") as tmp:
         run = _Sections(settings, opts, embedders, Path(tmp), log)
-        for name in ("build", "backend", "query", "coldstart", "scale"):
+        for name in ("build", "backend", "query", "coldstart", "scale", "scale-out"):
             if name in opts.only:
-                report["sections"][name] = getattr(run, name)()
+                report["sections"][name] = getattr(run, name.replace("-", "_"))()
     if "update" in opts.only:
         report["sections"]["update"] = _run_update(opts, log)
     end_load = [round(x, 2) for x in os.getloadavg()]
@@ -248,6 +255,23 @@ class _Sections:
         )
         section["base_index"] = str(self.index_dir)
         return section
+
+    def scale_out(self) -> dict[str, Any]:
+        from qa.bench.scaleout import run_scaleout
+
+        o = self.opts
+        return run_scaleout(
+            self.settings,
+            self.emb.configured,
+            o.news,
+            o.multihop,
+            o.articles,
+            o.query_articles,
+            o.questions,
+            self.batch,
+            self.work / "scale-out",
+            self.log,
+        )
 
 
 def _run_update(opts: BenchOptions, log: Callable[[str], None]) -> dict[str, Any]:

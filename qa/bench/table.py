@@ -184,6 +184,12 @@ def _print_update(console: Console, u: dict[str, Any]) -> None:
 
 
 # In the order the report prints them (the order `run_bench` runs them).
+def _print_scaleout(console: Console, s: dict[str, Any]) -> None:
+    from qa.bench.scaleout import print_scaleout
+
+    print_scaleout(console, s)
+
+
 SECTION_PRINTERS: dict[str, Callable[[Console, dict[str, Any]], None]] = {
     "build": _print_build,
     "backend": _print_backend,
@@ -191,4 +197,5 @@ SECTION_PRINTERS: dict[str, Callable[[Console, dict[str, Any]], None]] = {
     "coldstart": _print_coldstart,
     "scale": _print_scale,
     "update": _print_update,
+    "scale-out": _print_scaleout,
 }

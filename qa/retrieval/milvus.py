@@ -1,0 +1,380 @@
+"""Searching a Milvus-backed archive (`ARCHIVE_QA_BACKEND=milvus`).
+
+`MilvusIndex` stands where `ArchiveIndex` does for the service: one build (the
+collection the alias named when it was opened), its manifest, its outlets, and the
+articles citations quote, all read from Milvus. `MilvusSearcher` is the `HybridSearcher`
+with the same plan, sub-queries, merging and diversity, but each (sub-)query is one
+Milvus `hybrid_search`: the dense vector and Milvus's BM25 sparse vector fused by
+`RRFRanker`, with the outlet/date filters as a filter expression.
+
+Two differences from the FAISS + bm25s searcher, both of Milvus's making: its RRF has no
+per-list weights, so the BM25 request is given as many times as its weight is the dense
+one's (4 by default: exactly weighted RRF); and a hybrid result carries only the fused
+score, so a hit's cosine (the refusal signal) is computed here from the vector it
+returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.archive import IndexInfo
+from index.articles import Article
+from index.errors import IndexNotFoundError
+from index.manifest import Manifest
+from index.milvus_store import (
+    MilvusError,
+    MilvusTarget,
+    articles_collection,
+    check_meta_model,
+    in_list,
+    live_collection,
+    quote,
+    read_meta,
+)
+from index.store import StoredChunk
+from qa.response import Filters
+from qa.retrieval.retriever import HybridSearcher, Mode
+
+CHUNK_FIELDS = [
+    "chunk_id",
+    "row",
+    "article_id",
+    "ordinal",
+    "para_start",
+    "para_end",
+    "start",
+    "end",
+    "text",
+    "title",
+    "date",
+    "source",
+    "url",
+]
+
+
+def filter_expr(filters: Filters) -> str | None:
+    """The filters as a Milvus boolean expression (None: no filter). Dates compare as ISO
+    strings; `until` covers its whole day, as in the chunk store."""
+    if filters.is_empty():
+        return None
+    parts = []
+    if filters.sources:
+        parts.append(in_list("source_lc", [s.lower() for s in filters.sources]))
+    if filters.since:
+        parts.append(f"date >= {quote(filters.since)}")
+    if filters.until:
+        parts.append(f'date != "" and date < {quote(filters.until + "~")}')
+    if filters.article_ids:
+        parts.append(in_list("article_id", filters.article_ids))
+    return " and ".join(f"({p})" for p in parts)
+
+
+def _chunk(entity: dict[str, Any]) -> StoredChunk:
+    return StoredChunk(
+        row=int(entity["row"]),
+        chunk_id=entity["chunk_id"],
+        article_id=entity["article_id"],
+        ordinal=int(entity["ordinal"]),
+        para_start=int(entity["para_start"]),
+        para_end=int(entity["para_end"]),
+        start=int(entity["start"]),
+        end=int(entity["end"]),
+        text=entity["text"],
+        title=entity["title"],
+        date=entity["date"] or None,
+        source=entity["source"] or None,
+        url=entity["url"] or None,
+    )
+
+
+MAX_COPIES = 8
+
+
+def rrf_copies(dense_weight: float, bm25_weight: float) -> tuple[int, int]:
+    """The fusion weights as whole request counts (dense, BM25), at most MAX_COPIES each:
+    0.25 / 1.0 becomes 1 / 4, the same ranking as weighted RRF."""
+    if dense_weight <= 0 or bm25_weight <= 0:
+        return (0, 1) if dense_weight <= 0 else (1, 0)
+    small = min(dense_weight, bm25_weight)
+    d = max(1, min(MAX_COPIES, round(dense_weight / small)))
+    b = max(1, min(MAX_COPIES, round(bm25_weight / small)))
+    return d, b
+
+
+class MilvusArticles:
+    """The part of the chunk store the answerers and the page read: articles for
+    citations, outlets and dates for filters."""
+
+    def __init__(self, client, collection: str, meta: dict[str, Any]) -> None:
+        self.client = client
+        self.collection = articles_collection(collection)
+        self._sources = [(s, int(n)) for s, n in meta["sources"]]
+        self._dates = tuple(meta["date_range"])
+
+    def article(self, article_id: str) -> Article | None:
+        rows = self.client.query(
+            self.collection,
+            filter=f"article_id == {quote(article_id)}",
+            output_fields=[
+                "part",
+                "title",
+                "text",
+                "date",
+                "source",
+                "url",
+                "origin",
+                "content_hash",
+            ],
+        )
+        if not rows:
+            return None
+        rows.sort(key=lambda r: r["part"])
+        r = rows[0]
+        return Article(
+            id=article_id,
+            title=r["title"],
+            text="".join(p["text"] for p in rows),
+            date=r["date"] or None,
+            source=r["source"] or None,
+            url=r["url"] or None,
+            origin=r["origin"],
+            content_hash=r["content_hash"],
+        )
+
+    def sources(self) -> list[tuple[str, int]]:
+        return list(self._sources)
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        return self._dates  # type: ignore[return-value]
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class MilvusHit:
+    chunk: StoredChunk
+    fused: float
+    cosine: float | None
+    bm25: float | None
+
+
+class MilvusIndex:
+    """One Milvus build opened for searching; safe to search from many threads."""
+
+    backend = "milvus"
+
+    def __init__(self, target: MilvusTarget, client, collection: str, meta: dict) -> None:
+        self.target = target
+        self.client = client
+        self.collection = collection
+        self.meta = meta
+        self.manifest = Manifest.model_validate(meta["manifest"])
+        self.store = MilvusArticles(client, collection, meta)
+        self.build = Path(f"milvus:{target.alias}") / "builds" / collection
+
+    @classmethod
+    def open(
+        cls,
+        target: MilvusTarget,
+        model_name: str | None = None,
+        dim: int | None = None,
+        collection: str | None = None,
+    ) -> MilvusIndex:
+        """The build the alias points at (or the named collection), checked against the
+        model in use."""
+        client = target.client()
+        try:
+            collection = collection or live_collection(client, target.alias)
+            if collection is None:
+                raise IndexNotFoundError(
+                    f"no archive-qa build behind Milvus alias {target.alias!r} at {target.uri}; "
+                    "run `archive-qa build` with ARCHIVE_QA_BACKEND=milvus first"
+                )
+            meta = read_meta(client, collection)
+            if model_name is not None and dim is not None:
+                check_meta_model(meta, model_name, dim, f"Milvus collection {collection}")
+            client.load_collection(collection)
+            client.load_collection(articles_collection(collection))
+        except BaseException:
+            client.close()
+            raise
+        return cls(target, client, collection, meta)
+
+    def live_build(self) -> Path | None:
+        """The build the alias names now (a server switches when it moved)."""
+        name = live_collection(self.client, self.target.alias)
+        return None if name is None else self.build.parent / name
+
+    def any_match(self, expr: str) -> bool:
+        rows = self.client.query(self.collection, filter=expr, output_fields=["row"], limit=1)
+        return bool(rows)
+
+    def search(
+        self,
+        text: str,
+        vector: np.ndarray,
+        k: int,
+        expr: str | None,
+        mode: Mode,
+        rrf_k: int,
+        weights: tuple[int, int] = (1, 1),
+    ) -> list[MilvusHit]:
+        """One (sub-)query: a hybrid search with RRF, or one of its two halves alone.
+
+        `weights` (dense, BM25) are whole numbers: Milvus's RRF has no weights, but a
+        request given n times counts n times, which is exactly weighted RRF."""
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        vec = np.asarray(vector, dtype="float32").tolist()
+        filt = expr or ""
+        if mode == "hybrid":
+            dense = AnnSearchRequest([vec], "dense", {"metric_type": "IP"}, k, expr=expr)
+            sparse = AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, k, expr=expr)
+            reqs = [dense] * weights[0] + [sparse] * weights[1]
+            res = self.client.hybrid_search(
+                self.collection,
+                reqs,
+                RRFRanker(rrf_k),
+                limit=k,
+                output_fields=[*CHUNK_FIELDS, "dense"],
+            )[0]
+            out = []
+            for h in res:
+                e = h["entity"]
+                cos = float(np.dot(np.asarray(e["dense"], dtype="float32"), vector))
+                out.append(MilvusHit(_chunk(e), float(h["distance"]), cos, None))
+            return out
+        field, data = ("dense", [vec]) if mode == "dense" else ("sparse", [text])
+        res = self.client.search(
+            self.collection,
+            data,
+            anns_field=field,
+            limit=k,
+            filter=filt,
+            output_fields=CHUNK_FIELDS,
+        )[0]
+        return [
+            MilvusHit(
+                _chunk(h["entity"]),
+                float(h["distance"]),
+                float(h["distance"]) if mode == "dense" else None,
+                float(h["distance"]) if mode == "bm25" else None,
+            )
+            for h in res
+        ]
+
+    def chunks_by_rows(self, rows: list[int]) -> dict[int, StoredChunk]:
+        if not rows:
+            return {}
+        found = self.client.query(
+            self.collection,
+            filter=f"row in [{', '.join(str(int(r)) for r in rows)}]",
+            output_fields=CHUNK_FIELDS,
+        )
+        return {int(e["row"]): _chunk(e) for e in found}
+
+    def info(self) -> IndexInfo:
+        m = self.manifest
+        return IndexInfo(
+            path=f"{self.target.uri} ({self.target.alias} -> {self.collection})",
+            build_id=m.build_id,
+            built_at=m.built_at,
+            articles=m.counts["articles"],
+            chunks=m.counts["chunks"],
+            model=m.model.name,
+            dim=m.model.dim,
+            faiss_type="milvus",
+            sources=self.store.sources(),
+            date_range=self.store.date_range(),
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a client whose server is gone
+            self.client.close()
+
+
+class MilvusSearcher(HybridSearcher):
+    """`HybridSearcher` over a `MilvusIndex`: the same `plan` and `search`, each
+    (sub-)query one Milvus hybrid search."""
+
+    index: MilvusIndex
+
+    def __init__(self, index: MilvusIndex, embedder, params=None, **kwargs) -> None:
+        super().__init__(index, embedder, params, **kwargs)  # type: ignore[arg-type]
+        self._found = threading.local()  # chunks the current search's queries returned
+
+    def search(self, *args, **kwargs):
+        self._found.chunks = {}
+        try:
+            return super().search(*args, **kwargs)
+        finally:
+            self._found.chunks = {}
+
+    def _allowed(self, filters: Filters) -> str | None:  # type: ignore[override]
+        """The filter expression; "" when no chunk passes it (the searcher's "no match")."""
+        expr = filter_expr(filters)
+        if expr is None:
+            return None
+        return expr if self.index.any_match(expr) else ""
+
+    def _rank(self, text: str, allowed, mode: Mode):  # type: ignore[override]
+        hits = self.index.search(
+            text,
+            self.embed_query(text),
+            self.params.fetch_k,
+            allowed,
+            mode,
+            self.params.rrf_k,
+            rrf_copies(self.params.dense_weight, self.params.bm25_weight),
+        )
+        found = getattr(self._found, "chunks", None)
+        if found is None:
+            found = self._found.chunks = {}
+        for h in hits:
+            found[h.chunk.row] = h.chunk
+        ranked = [h.chunk.row for h in hits]
+        dense = [(h.chunk.row, h.cosine) for h in hits if h.cosine is not None]
+        keyword = [(h.chunk.row, h.bm25) for h in hits if h.bm25 is not None]
+        return ranked, dense, keyword
+
+    def _diversify(self, order, k):  # type: ignore[override]
+        limit = self.params.max_chunks_per_article
+        found: dict[int, StoredChunk] = getattr(self._found, "chunks", None) or {}
+        missing = [row for row, _ in order if row not in found]
+        if missing:
+            found.update(self.index.chunks_by_rows(missing))
+        per_article: dict[str, int] = {}
+        out = []
+        for row, score in order:
+            chunk = found.get(row)
+            if chunk is None or per_article.get(chunk.article_id, 0) >= limit:
+                continue
+            per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+            out.append((chunk, score))
+            if len(out) == k:
+                break
+        return out
+
+
+def open_milvus_index(
+    target: MilvusTarget, model_name: str, dim: int, build: Path | None = None
+) -> MilvusIndex:
+    """The live Milvus build (or the build a server was told to switch to)."""
+    try:
+        return MilvusIndex.open(target, model_name, dim, build.name if build else None)
+    except MilvusError:
+        raise
+    except IndexNotFoundError:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith("pymilvus"):
+            raise MilvusError(f"Milvus at {target.uri}: {exc}") from exc
+        raise

@@ -1,0 +1,219 @@
+"""The Milvus backend against a real `milvus-lite server` on 127.0.0.1 (session fixture):
+the seed question, filters, an update, a removal and a build killed mid-way, on a small
+real subset (the seed + about 30 NewsArticles articles)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import NEWS_FIELDS, ROOT, SEED, SEED_QUESTION, listening_addresses
+
+pytest.importorskip("pymilvus")
+
+
+def _settings(uri: str, alias: str):
+    from qa.settings import Settings
+
+    return Settings(backend="milvus", milvus_uri=uri, milvus_collection=alias)
+
+
+def _service(settings, embedder):
+    from qa.service import QAService, open_index
+
+    return QAService(settings, embedder, open_index(settings, embedder))
+
+
+@pytest.fixture(scope="module")
+def milvus_built(milvus_server, scale_csv, embedder, build_options):
+    """The seed + subset built into Milvus under alias `scale_main`; tests must not modify it."""
+    from index.milvus_store import build_milvus
+
+    settings = _settings(milvus_server, "scale_main")
+    build_milvus([SEED, scale_csv], settings.milvus_target(), embedder, build_options)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def milvus_service(milvus_built, embedder):
+    svc = _service(milvus_built, embedder)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="module")
+def faiss_service(tmp_path_factory, scale_csv, embedder, build_options):
+    """The same articles in today's FAISS + bm25s index, to compare with."""
+    from index.builder import build_index
+    from qa.service import QAService, open_index
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("scale-faiss") / "index"
+    build_index([SEED, scale_csv], root, embedder, build_options)
+    settings = Settings(index_dir=root)
+    svc = QAService(settings, embedder, open_index(settings, embedder))
+    yield svc
+    svc.close()
+
+
+def test_server_listens_on_loopback_only(milvus_server):
+    import psutil
+
+    port = int(milvus_server.rsplit(":", 1)[1])
+    owners = [
+        c.pid
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
+    ]
+    assert owners, "nothing listens on the Milvus port"
+    for pid in owners:
+        addrs = listening_addresses(pid)
+        assert addrs and all(a in ("127.0.0.1", "::ffff:127.0.0.1") for a in addrs), addrs
+
+
+def test_seed_question_cites_ryabkov_and_matches_faiss(milvus_service, faiss_service):
+    assert milvus_service.index.backend == "milvus"
+    answer = milvus_service.ask(SEED_QUESTION)
+    assert not answer.refused
+    assert "Ryabkov" in answer.citations[0].text
+    assert "convoys legitimate targets" in answer.citations[0].quote
+    assert answer.citations[0].paragraph == 21
+    local = faiss_service.ask(SEED_QUESTION)
+    assert answer.answer == local.answer
+    assert [(c.chunk_id, c.paragraph, c.text, c.quote) for c in answer.citations] == [
+        (c.chunk_id, c.paragraph, c.text, c.quote) for c in local.citations
+    ]
+
+
+def test_search_and_info_come_from_milvus(milvus_service, faiss_service):
+    passages = milvus_service.search(SEED_QUESTION, k=5)
+    assert passages[0].chunk_id == faiss_service.search(SEED_QUESTION, k=5)[0].chunk_id
+    assert passages[0].dense_score is not None and passages[0].dense_score > 0.4
+    info, local = milvus_service.info(), faiss_service.info()
+    assert (info.articles, info.chunks, info.faiss_type) == (local.articles, local.chunks, "milvus")
+    assert info.sources == local.sources
+    assert info.date_range == local.date_range
+
+
+def test_filters_are_milvus_expressions(milvus_service):
+    from qa.response import Filters
+
+    outlet = milvus_service.info().sources[0][0]
+    hits = milvus_service.search("Russia weapons", k=8, filters=Filters(sources=[outlet.upper()]))
+    assert hits and {p.source for p in hits} == {outlet}
+    since, until = "2017-02-01", "2017-02-28"
+    dated = milvus_service.search("Russia", k=8, filters=Filters(since=since, until=until))
+    assert dated and all(since <= p.date[:10] <= until for p in dated)
+    none = milvus_service.ask(SEED_QUESTION, filters=Filters(sources=["no-such-outlet.example"]))
+    assert none.refused and "no article matches the filters" in none.notes
+    # A value is a string literal in the expression, never expression syntax.
+    sly = Filters(sources=['x"] or source_lc != ["x'], article_ids=['a" or row >= 0 or "'])
+    assert milvus_service.search(SEED_QUESTION, k=5, filters=sly) == []
+
+
+def _seed_copy(tmp: Path, extra: str) -> Path:
+    text = SEED.read_text(encoding="utf-8")
+    path = tmp / SEED.name  # same file name: the same article id
+    path.write_text(text.rstrip() + "\n\n" + extra + "\n", encoding="utf-8")
+    return path
+
+
+def test_update_and_removal(milvus_server, tiny_csv, embedder, build_options, tmp_path):
+    from index.milvus_store import build_milvus, update_milvus
+
+    settings = _settings(milvus_server, "scale_update")
+    target = settings.milvus_target()
+    build_milvus([SEED, tiny_csv], target, embedder, build_options)
+    svc = _service(settings, embedder)
+    try:
+        seed_id = svc.search(SEED_QUESTION, k=1)[0].article_id
+        before = svc.info().chunks
+        fact = "The quartermaster Zebulon Quillfeather counted forty-two armoured trains."
+        changed = _seed_copy(tmp_path, fact)
+        result = update_milvus(target, embedder, [changed], [], build_options)
+        assert (result.changed_articles, result.new_articles) == (1, 0)
+        hit = svc.search("Who counted armoured trains? Zebulon Quillfeather", k=1)[0]
+        assert hit.article_id == seed_id and "Quillfeather" in hit.text
+        assert "Quillfeather" in svc.index.store.article(seed_id).text
+        assert result.chunks == before + (result.embedded_chunks - 7)  # the seed had 7
+        # Unchanged content is not re-embedded.
+        again = update_milvus(target, embedder, [changed], [], build_options)
+        assert not again.published and again.embedded_chunks == 0
+        removed = update_milvus(target, embedder, [], [seed_id], build_options)
+        assert removed.removed_articles == 1
+        assert all(p.article_id != seed_id for p in svc.search(SEED_QUESTION, k=10))
+        assert svc.index.store.article(seed_id) is None
+        from index.errors import ArticleNotFoundError
+
+        with pytest.raises(ArticleNotFoundError):
+            update_milvus(target, embedder, [], ["no-such-article"], build_options)
+    finally:
+        svc.close()
+
+
+def test_killed_build_leaves_the_alias_on_the_old_collection(
+    milvus_server, tiny_csv, embedder, build_options
+):
+    from index.milvus_store import build_milvus, live_collection
+
+    settings = _settings(milvus_server, "scale_kill")
+    target = settings.milvus_target()
+    build_milvus([SEED], target, embedder, build_options)
+    client = target.client()
+    old = live_collection(client, target.alias)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ARCHIVE_QA_BACKEND": "milvus",
+        "ARCHIVE_QA_MILVUS_URI": milvus_server,
+        "ARCHIVE_QA_MILVUS_COLLECTION": target.alias,
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ui.cli",
+            "build",
+            str(SEED),
+            str(tiny_csv),
+            "--fields",
+            NEWS_FIELDS,
+            "-q",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        new = None
+        while new is None and time.monotonic() < deadline and proc.poll() is None:
+            names = [n for n in client.list_collections() if n.startswith(target.alias + "__b")]
+            new = next((n for n in names if n not in (old, old + "__articles")), None)
+            time.sleep(0.01)
+        assert new is not None, "the build never started writing a collection"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert live_collection(client, target.alias) == old
+        svc = _service(settings, embedder)
+        try:
+            assert svc.index.collection == old
+            answer = svc.ask(SEED_QUESTION)
+            assert "Ryabkov" in answer.citations[0].text
+        finally:
+            svc.close()
+        # The next build drops the leftover before writing its own.
+        result = build_milvus([SEED], target, embedder, build_options)
+        assert any("dropped" in n for n in result.notes)
+        assert new not in client.list_collections()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        client.close()
