@@ -34,6 +34,7 @@ from .embedder import Embedder
 from .errors import EmptyArchiveError
 from .loaders import LoadReport
 from .manifest import check_model, corpus_hash, read_manifest
+from .quotes import quote_chunked, report_note, statements_info
 from .segments import open_live_store
 from .updater import ChangeSet, apply_changes
 
@@ -115,6 +116,11 @@ def _full_build(
         t_annotate = time.perf_counter()
         chunked = annotate_chunked(chunked, options.progress)
         timings["annotate"] = time.perf_counter() - t_annotate
+        t_quotes = time.perf_counter()
+        chunked, quoted = quote_chunked(chunked, options.chunking, options.progress)
+        timings["statements"] = time.perf_counter() - t_quotes
+        if report_note(quoted):
+            notes.append(report_note(quoted))
         t_embed = time.perf_counter()
         vecs = embed_texts(embedder, texts, options)
         embed_seconds = timings["embed"] = time.perf_counter() - t_embed
@@ -156,7 +162,7 @@ def _full_build(
         corpus_hash=corpus_hash(hashes),
         notes=notes,
         skipped=skipped,
-        annotations=annotation_info(),
+        annotations=annotation_info() | statements_info(),
     )
     t_publish = time.perf_counter()
     final, manifest = finish_build(root, temp, record, t0, [faiss_path, store_path, *bm25_files])
