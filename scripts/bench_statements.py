@@ -4,7 +4,9 @@ Builds the seed plus the first N NewsArticles articles into a temporary folder (
 embedder, the real spaCy pipeline) and prints the build's stage timings, the statement and
 speaker counts and the bytes the statements table takes in store.sqlite.
 
-    python scripts/bench_statements.py [N]
+    python scripts/bench_statements.py [N] [KEEP_DIR]
+
+With KEEP_DIR the index is built there and kept (to look at its statements).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def main(n: int) -> None:
         settings = Settings()
         embedder = settings.load_embedder()
         options = BuildOptions(fields=FieldMap.parse(NEWS_FIELDS), progress=False)
-        result = build_index([SEED, csv], Path(tmp) / "index", embedder, options)
+        result = build_index([SEED, csv], out, embedder, options)
         store = result.build / "store.sqlite"
         con = sqlite3.connect(store)
         statements, speakers = con.execute(
@@ -67,4 +69,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200, sys.argv[2] if len(sys.argv) > 2 else None)
