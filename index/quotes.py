@@ -174,12 +174,24 @@ def _speaker_of(head: Any) -> tuple[str, str, Any] | None:
     if head.pos_ == "PRON" or head.lower_ in PRONOUNS:
         return head.text, "", head
     appos = [c for c in head.children if c.dep_ == "appos"]
-    if not head.ent_type_ and appos and appos[0].ent_type_ == "PERSON":
-        # "Russia's deputy foreign minister, Sergei Ryabkov, said"
+    if not head.ent_type_ and appos and appos[0].ent_type_ in ("PERSON", "ORG"):
+        # "Russia's deputy foreign minister, Sergei Ryabkov, said"; "the news agency AFP"
         name = _name_span(appos[0])
         role_toks = [t for t in head.subtree if t.i < name.start and t.dep_ != "punct"]
         role_toks = [t for t in role_toks if t.i >= head.left_edge.i and t.i <= head.i]
         return name.text, _clean(" ".join(t.text for t in role_toks)), appos[0]
+    if not head.ent_type_:
+        # "Deputy Superintendent of Police Sammy Tavares": a title whose phrase ends in a name
+        own = [t for t in head.subtree if t.dep_ not in ("relcl", "acl") and t.i >= head.i]
+        people = [t for t in own if t.ent_type_ == "PERSON" and t.i > head.i]
+        if people and all(
+            t.dep_ in ("pobj", "compound", "appos", "prep", "punct") or t.ent_type_ for t in own[1:]
+        ):
+            name = _name_span(people[-1])
+            role_toks = [
+                t for t in head.subtree if t.i < name.start and t.dep_ not in ("punct", "det")
+            ]
+            return name.text, _clean(" ".join(t.text for t in role_toks)), people[-1]
     name = _name_span(head)
     role = ""
     if head.ent_type_ == "PERSON":
@@ -195,16 +207,27 @@ def _speaker_of(head: Any) -> tuple[str, str, Any] | None:
             a = appos[0]
             role = " ".join(t.text for t in a.subtree if t.dep_ != "punct")
     elif not head.ent_type_:
-        # "the Kremlin spokesman", "police": the speaker is the noun phrase itself
-        phrase = " ".join(t.text for t in head.subtree if t.i <= head.i and t.dep_ != "punct")
+        # "the Kremlin spokesman", "officials in Athens": the noun phrase itself (without
+        # its relative or participle clauses)
+        skip = {
+            t.i
+            for c in head.children
+            if c.dep_ in ("relcl", "acl", "appos", "advcl")
+            for t in c.subtree
+        }
+        phrase = " ".join(
+            t.text
+            for t in head.subtree
+            if t.i not in skip and t.dep_ != "punct" and t.i >= head.left_edge.i
+        )
         return _clean(phrase) or head.text, "", head
     return name.text, _clean(role), head
 
 
 def _cue_subject(verb: Any) -> Any | None:
     for child in verb.children:
-        if child.dep_ in ("nsubj", "nsubjpass"):
-            if child.lower_ in ("who", "that") and verb.dep_ == "relcl":
+        if child.dep_ == "nsubj":  # a passive subject is the addressee ("he was told")
+            if child.lower_ in ("who", "that", "which") and verb.dep_ == "relcl":
                 return verb.head  # "Zelensky, who said …": the noun the clause modifies
             return child
     if verb.dep_ in ("conj", "xcomp", "advcl") and verb.head.pos_ in ("VERB", "AUX"):
@@ -281,12 +304,23 @@ def _raw_statements(doc: Any) -> list[dict]:
         if tok.i in cues_done:
             continue
         comp = [c for c in tok.children if c.dep_ == "ccomp"]
-        if not comp:
-            continue
         subj = _cue_subject(tok)
         if subj is None:
             continue
-        clause = list(comp[0].subtree)
+        if comp:
+            clause = list(comp[0].subtree)
+        elif (
+            tok.dep_ == "ccomp"
+            and tok.head.i < tok.i
+            and tok.head.lemma_.lower() not in SPEECH_LEMMAS
+            and tok.left_edge.i > 0
+            and doc[tok.left_edge.i - 1].text in (",", '"', "”", "’")
+        ):
+            # "Moscow will make efforts …, Titov said": the parser hangs the speech verb
+            # under the reported clause; the statement is that clause, up to the speaker
+            clause = [t for t in tok.head.subtree if t.i < tok.left_edge.i]
+        else:
+            continue
         first = clause[0]
         if first.dep_ == "mark" and first.lower_ in ("that", "whether", "if"):
             clause = clause[1:]
@@ -325,7 +359,10 @@ def _raw(doc: Any, s: int, e: int, found: tuple[str, str, Any], verb: str, direc
         "direct": direct,
         "pronoun": head.pos_ == "PRON" or head.lower_ in PRONOUNS,
         "person": head.ent_type_ == "PERSON",
-        "title": "" if head.ent_type_ else head.lemma_.lower(),
+        # "the minister" (an anaphor for a named speaker), not "police" or "officials"
+        "title": head.lemma_.lower()
+        if not head.ent_type_ and any(c.lower_ == "the" for c in head.children)
+        else "",
     }
 
 
@@ -334,6 +371,18 @@ def _normalise(raws: list[tuple[int, int, dict]], people: list[str]) -> list[tup
     """(resolved, normalised speaker) for each raw statement, in article order."""
     out: list[tuple[bool, str]] = []
     named: list[tuple[str, str]] = []  # (normalised name, role) of earlier named speakers
+    titled = [  # every named speaker with a role: "the deputy minister" may come first
+        (
+            max(
+                [p for p in people if p.split()[-1:] == r["speaker"].split()[-1:]]
+                or [r["speaker"]],
+                key=len,
+            ),
+            r["role"].lower(),
+        )
+        for _, _, r in raws
+        if r["person"] and r["role"]
+    ]
     for _, _, r in raws:
         sp = r["speaker"]
         if r["pronoun"]:
@@ -356,8 +405,10 @@ def _normalise(raws: list[tuple[int, int, dict]], people: list[str]) -> list[tup
             continue
         title = r["title"]
         match = [n for n, role in reversed(named) if title and title in role.lower()]
+        match += [n for n, role in titled if title and title in role]
         if match and title and len(sp.split()) <= 3:
             out.append((True, match[0]))
+            named.append((match[0], r["role"]))
         else:
             out.append((True, sp))
             named.append((sp, r["role"]))  # "the soldier" is what a later "he" points to

@@ -26,10 +26,10 @@ from qa.settings import Settings  # noqa: E402
 from tests.helpers import NEWS_FIELDS, SEED, read_news_rows, write_csv  # noqa: E402
 
 
-def main(n: int) -> None:
-
+def main(n: int, keep: str | None = None) -> None:
     rows = read_news_rows()[:n]
     with tempfile.TemporaryDirectory() as tmp:
+        out = Path(keep) if keep else Path(tmp) / "index"
         csv = write_csv(rows, Path(tmp) / "news.csv")
         settings = Settings()
         embedder = settings.load_embedder()

@@ -519,6 +519,36 @@ def eval_answers(
     print_report(report)
 
 
+@eval_app.command("quotes")
+@guarded
+def eval_quotes(
+    labels: Annotated[
+        Path, typer.Option("--labels", help="Hand-labelled statements (JSON lines).")
+    ] = Path("data/eval/quotes.jsonl"),
+    archive: Annotated[
+        list[Path] | None,
+        typer.Option("--archive", help="Where the labelled articles are (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Speaker and statement-span precision/recall of the statement extractor against hand
+    labels (data/eval/quotes.jsonl); reads the labelled articles, needs no index."""
+
+    from index.chunker import ChunkSettings
+    from qa.eval.quotes import evaluate, load_articles, load_labels
+    from qa.eval.retrieval import NEWS_FIELDS
+
+    rows = load_labels(labels)
+    sources = archive or [Path("data/archive/NewsArticles.zip"), Path("data/sample")]
+    articles = load_articles(sources, NEWS_FIELDS, {r["article_id"] for r in rows})
+    report = evaluate(rows, articles, ChunkSettings())
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for key, value in report.items():
+        typer.echo(f"{key:<36} {value}")
+
+
 @eval_app.command("verdict")
 @guarded
 def eval_verdict(
