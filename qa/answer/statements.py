@@ -187,12 +187,15 @@ class StatementFinder:
 def by_speaker(
     found: Sequence[FoundStatement], max_speakers: int = MAX_SPEAKERS
 ) -> list[FoundStatement]:
-    """Each speaker's best statement, best speaker first (an unresolved pronoun is its
-    own entry: it cannot be merged with anyone)."""
+    """Each speaker's best statement, best speaker first. An unresolved pronoun ("he",
+    with no named speaker before it) answers no "who" question: it is left out here (the
+    quotes listing keeps it, marked)."""
     seen: set[str] = set()
     out: list[FoundStatement] = []
     for f in found:
-        key = f.statement.normalized.lower() if f.statement.resolved else f"?{id(f)}"
+        if not f.statement.resolved:
+            continue
+        key = f.statement.normalized.lower()
         if key in seen:
             continue
         seen.add(key)

@@ -56,3 +56,22 @@ def test_cli_quotes_and_info(news_index):
     assert out.returncode != 0 and "query, a speaker" in (out.stdout + out.stderr)
     out = run_cli("info", "--index", str(news_index))
     assert out.returncode == 0 and "statements" in out.stdout and "speakers" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def page_base(service, news_index):
+    app = create_app(Settings(index_dir=news_index, mcp_server=True), service=service)
+    with running(app) as url:
+        yield url
+
+
+def test_the_page_serves_quotes_to_gradio_client_and_mcp(page_base):
+    from gradio_client import Client
+
+    client = Client(page_base + "/", verbose=False)
+    found = client.predict("weapons convoys", "Ryabkov", api_name="/quotes")
+    assert found and all("ryabkov" in q["normalized"].lower() for q in found)
+    c = found[0]["citation"]
+    assert c["text"][c["quote_start"] : c["quote_end"]] == found[0]["statement"]
+    r = httpx.get(page_base + "/gradio_api/mcp/schema", timeout=60)
+    assert r.status_code == 200 and "quotes" in {t["name"] for t in r.json()}
