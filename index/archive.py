@@ -51,6 +51,10 @@ class IndexInfo:
     faiss_type: str
     sources: list[tuple[str, int]]
     date_range: tuple[str | None, str | None]
+    statements: int = 0  # attributed statements (index.quotes)
+    speakers: int = 0  # distinct normalised speakers
+    # Set when the build predates statement extraction (its table is empty or partial).
+    statements_note: str | None = None
 
 
 class ArchiveIndex:
@@ -186,6 +190,7 @@ class ArchiveIndex:
 
     @functools.cached_property
     def _info(self) -> IndexInfo:
+        statements, speakers = self.store.statement_counts()
         return IndexInfo(
             path=str(self.build),
             build_id=self.manifest.build_id,
@@ -197,6 +202,12 @@ class ArchiveIndex:
             faiss_type=str(self.manifest.faiss["type"]),
             sources=self.store.sources(),
             date_range=self.store.date_range(),
+            statements=statements,
+            speakers=speakers,
+            statements_note=None
+            if "statements" in self.manifest.annotations
+            else "built before statements were extracted: run `archive-qa update --compact` "
+            "or rebuild the index to list who said what",
         )
 
     def info(self) -> IndexInfo:

@@ -34,6 +34,7 @@ from .embedder import Embedder
 from .errors import EmptyArchiveError
 from .loaders import LoadReport
 from .manifest import check_model, corpus_hash, read_manifest
+from .quotes import quote_chunked, report_note, statements_info
 from .segments import open_live_store
 from .updater import ChangeSet, apply_changes
 
@@ -150,6 +151,12 @@ def _full_build(
         if options.annotate:
             chunked = annotate_chunked(chunked, options.progress)
         timings["annotate"] = time.perf_counter() - t_annotate
+        t_quotes = time.perf_counter()
+        if options.annotate:
+            chunked, quoted = quote_chunked(chunked, options.chunking, options.progress)
+            if report_note(quoted):
+                notes.append(report_note(quoted))
+        timings["statements"] = time.perf_counter() - t_quotes
         if embedded is not None:
             embed_seconds = timings.get("embed", 0.0)
         else:
@@ -194,7 +201,7 @@ def _full_build(
         corpus_hash=corpus_hash(hashes),
         notes=notes,
         skipped=skipped,
-        annotations=annotation_info() if options.annotate else {},
+        annotations=(annotation_info() | statements_info()) if options.annotate else {},
     )
     t_publish = time.perf_counter()
     final, manifest = finish_build(root, temp, record, t0, [faiss_path, store_path, *bm25_files])

@@ -42,7 +42,8 @@ class BuildOptions:
     # than this fraction of the base's chunks (delta chunks + tombstones).
     compact_fraction: float = 0.1
     compact: bool = False  # fold the delta into a new base now
-    # Find each chunk's entities (index.annotate); off only to measure what it costs.
+    # Find each chunk's entities and statements (index.annotate, index.quotes); off only
+    # to measure what they cost.
     annotate: bool = True
 
 

@@ -130,6 +130,8 @@ class Chunk:
     text: str
     # Named-entity spans in `text` as JSON (index.annotate); None until annotated.
     entities: str | None = None
+    # Attributed statements starting in this chunk as JSON (index.quotes); None until found.
+    statements: str | None = None
 
 
 def word_count(text: str) -> int:

@@ -20,11 +20,12 @@ from .annotate import annotate_store, annotation_info
 from .articles import Article
 from .bm25 import BM25Index
 from .buildkit import STORE, BuildOptions, BuildRecord, indexed_text
-from .chunker import Chunk
+from .chunker import Chunk, ChunkSettings
 from .embedder import Embedder
 from .manifest import FileEntry, Manifest, corpus_hash
+from .quotes import quote_store, statements_info
 from .segments import copy_sqlite, delta_dir
-from .store import ChunkStore, sqlite_uri
+from .store import STATEMENT_COLUMNS, ChunkStore, sqlite_uri
 
 if TYPE_CHECKING:
     from .updater import Plan
@@ -68,10 +69,21 @@ def compact(
             old_columns = [r[1] for r in c.execute("PRAGMA old.table_info(chunks)")]
             cols = ", ".join(old_columns)  # a delta written before annotation has no `ents`
             c.execute(f"INSERT INTO chunks ({cols}) SELECT {cols} {keep_chunks}", drop)
+            if c.execute(
+                "SELECT 1 FROM old.sqlite_master WHERE type='table' AND name='statements'"
+            ).fetchone():
+                c.execute(
+                    f"INSERT INTO statements ({STATEMENT_COLUMNS}) SELECT {STATEMENT_COLUMNS} "
+                    f"FROM old.statements {not_dropped.format(col='article_id')}",
+                    drop,
+                )
             store.commit()
             c.execute("DETACH DATABASE old")
         new_rows = store.add_articles(chunked, plan.next_row)
         annotated_now = annotate_store(store, options.progress)
+        quoted_now = None
+        if "statements" not in manifest.annotations:  # written before statements existed
+            quoted_now = quote_store(store, ChunkSettings(**manifest.chunking), options.progress)
         store.commit()
 
         index = vectors.load(previous)
@@ -107,6 +119,8 @@ def compact(
         notes.append(
             f"found the entities of {annotated_now:,} chunks indexed before annotation existed"
         )
+    if quoted_now is not None:
+        notes.append(f"found {quoted_now:,} statements in an index built before statements existed")
     if index_type == "Flat" and n_chunks > options.flat_limit:
         notes.append(
             f"{n_chunks:,} chunks is past the flat limit ({options.flat_limit:,}) but compaction "
@@ -123,7 +137,7 @@ def compact(
         corpus_hash=corpus_hash(hashes),
         notes=notes,
         skipped=[],
-        annotations=annotation_info(),
+        annotations=annotation_info() | statements_info(),
     )
     return record, [faiss_path, store_path, *bm25_files], {}
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from .articles import Article
 from .chunker import Chunk
 from .errors import IndexCorruptError
+from .quotes import Statement, decode_statements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -39,6 +40,26 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     ents TEXT
 );
+CREATE TABLE IF NOT EXISTS statements (
+    id INTEGER PRIMARY KEY,
+    row INTEGER NOT NULL,
+    article_id TEXT NOT NULL,
+    paragraph INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    speaker TEXT NOT NULL,
+    normalized TEXT NOT NULL,
+    role TEXT NOT NULL,
+    verb TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    direct INTEGER NOT NULL,
+    resolved INTEGER NOT NULL,
+    date TEXT,
+    source TEXT
+);
+CREATE INDEX IF NOT EXISTS statements_by_row ON statements(row);
+CREATE INDEX IF NOT EXISTS statements_by_article ON statements(article_id);
+CREATE INDEX IF NOT EXISTS statements_by_speaker ON statements(normalized COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(date);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
@@ -62,6 +83,40 @@ CREATE TEMP VIEW chunks AS
     SELECT * FROM main.chunks WHERE row NOT IN (SELECT row FROM delta.dead_rows)
     UNION ALL SELECT * FROM delta.chunks;
 """
+# Statements (index.quotes) over base + delta, for whichever halves have the table (a base
+# built before statements existed has none; `update --compact` fills it).
+STATEMENT_VIEWS = {
+    (True, True): """CREATE TEMP VIEW statements AS
+    SELECT * FROM main.statements WHERE row NOT IN (SELECT row FROM delta.dead_rows)
+    UNION ALL SELECT * FROM delta.statements;""",
+    (True, False): """CREATE TEMP VIEW statements AS
+    SELECT * FROM main.statements WHERE row NOT IN (SELECT row FROM delta.dead_rows);""",
+    (False, True): "CREATE TEMP VIEW statements AS SELECT * FROM delta.statements;",
+}
+STATEMENT_COLUMNS = (
+    "row, article_id, paragraph, start, end, speaker, normalized, role, verb, statement, "
+    "direct, resolved, date, source"
+)
+
+
+@dataclass(frozen=True)
+class StoredStatement:
+    """One attributed statement (index.quotes); offsets are into its paragraph."""
+
+    row: int  # the chunk holding it
+    article_id: str
+    paragraph: int
+    start: int
+    end: int
+    speaker: str
+    normalized: str
+    role: str
+    verb: str
+    statement: str
+    direct: bool
+    resolved: bool
+    date: str | None
+    source: str | None
 
 
 def sqlite_uri(path: Path, query: str = "") -> str:
@@ -126,6 +181,9 @@ class ChunkStore:
                     )
                     self.conn.execute("SELECT count(*) FROM delta.dead_rows").fetchone()
                     self.conn.executescript(UNION_VIEWS)
+                    halves = (self._has_table("main"), self._has_table("delta"))
+                    if halves in STATEMENT_VIEWS:
+                        self.conn.executescript(STATEMENT_VIEWS[halves])
             else:
                 if self.delta is not None:
                     raise ValueError("a store with a delta segment is read-only")
@@ -143,11 +201,18 @@ class ChunkStore:
                 self.conn.execute("ALTER TABLE chunks ADD COLUMN ents TEXT")
                 columns.add("ents")
             self.annotated_schema = "ents" in columns
+            self.has_statements = self._has_table("main") or (
+                self.delta is not None and self._has_table("delta")
+            )
         except sqlite3.DatabaseError as exc:
             where = self.path if self.delta is None else f"{self.path} + {self.delta}"
             raise IndexCorruptError(
                 f"chunk store {where} is unreadable ({exc}); rebuild the index"
             ) from exc
+
+    def _has_table(self, schema: str, table: str = "statements") -> bool:
+        sql = f"SELECT 1 FROM {schema}.sqlite_master WHERE type='table' AND name=?"
+        return self.conn.execute(sql, (table,)).fetchone() is not None
 
     def close(self) -> None:
         self.conn.close()
@@ -187,7 +252,37 @@ class ChunkStore:
                 for row, c in zip(rows, chunks)
             ],
         )
+        self.add_statements(
+            [(row, s) for row, c in zip(rows, chunks) for s in decode_statements(c.statements)],
+            article,
+        )
         return rows
+
+    def add_statements(self, found: Sequence[tuple[int, Statement]], article: Article) -> None:
+        """Insert (chunk row, statement) pairs of one article."""
+        marks = ",".join("?" * 14)
+        self.conn.executemany(
+            f"INSERT INTO statements ({STATEMENT_COLUMNS}) VALUES ({marks})",
+            [
+                (
+                    row,
+                    article.id,
+                    s.paragraph,
+                    s.start,
+                    s.end,
+                    s.speaker,
+                    s.normalized,
+                    s.role,
+                    s.verb,
+                    s.statement,
+                    int(s.direct),
+                    int(s.resolved),
+                    article.date,
+                    article.source,
+                )
+                for row, s in found
+            ],
+        )
 
     def add_articles(
         self, chunked: Sequence[tuple[Article, Sequence[Chunk]]], first_row: int
@@ -206,6 +301,7 @@ class ChunkStore:
                 r for (r,) in self.conn.execute("SELECT row FROM chunks WHERE article_id=?", (aid,))
             ]
             self.conn.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
+            self.conn.execute("DELETE FROM statements WHERE article_id=?", (aid,))
             self.conn.execute("DELETE FROM articles WHERE id=?", (aid,))
         return removed
 
@@ -377,6 +473,55 @@ class ChunkStore:
             sql += " WHERE " + " AND ".join(where)
         with self._lock:
             return [r for (r,) in self.conn.execute(sql, args)]
+
+    def statement_counts(self) -> tuple[int, int]:
+        """(statements, distinct normalised speakers); (0, 0) without a statements table."""
+        if not self.has_statements:
+            return 0, 0
+        with self._lock:
+            n, speakers = self.conn.execute(
+                "SELECT count(*), count(DISTINCT lower(normalized)) FROM statements"
+            ).fetchone()
+        return int(n), int(speakers)
+
+    def find_statements(
+        self,
+        speaker: str | None = None,
+        rows: Sequence[int] | None = None,
+        sources: Sequence[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 1000,
+    ) -> list[StoredStatement]:
+        """Statements passing every filter: `speaker` matches the normalised or written
+        speaker as a substring (case-insensitive), `rows` the chunks holding them."""
+        if not self.has_statements:
+            return []
+        where, args = [], []
+        if speaker:
+            where.append("(normalized LIKE ? OR speaker LIKE ?)")
+            args += [f"%{speaker.strip()}%"] * 2
+        if rows is not None:
+            if not rows:
+                return []
+            where.append(f"row IN ({','.join('?' * len(rows))})")
+            args += [int(r) for r in rows]
+        if sources:
+            where.append(f"lower(source) IN ({','.join('?' * len(sources))})")
+            args += [s.lower() for s in sources]
+        if since:
+            where.append("date >= ?")
+            args.append(since)
+        if until:
+            where.append("date < ?")
+            args.append(until + "\uffff")
+        sql = f"SELECT {STATEMENT_COLUMNS} FROM statements"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY date DESC, row, start LIMIT ?"
+        with self._lock:
+            found = self.conn.execute(sql, [*args, int(limit)]).fetchall()
+        return [StoredStatement(*r[:10], bool(r[10]), bool(r[11]), r[12], r[13]) for r in found]
 
     def sources(self) -> list[tuple[str, int]]:
         """Outlets with their article counts, most first (for filter pickers)."""

@@ -45,6 +45,7 @@ from .embedder import Embedder
 from .errors import ArticleNotFoundError, EmptyArchiveError, IndexOutdatedError
 from .loaders import LoadReport
 from .manifest import Manifest, Segments, check_model, corpus_hash_update, read_manifest
+from .quotes import quote_chunked, report_note
 from .segments import DELTA, copy_sqlite, delta_dir, link_base, open_live_store
 from .store import ChunkStore
 
@@ -166,6 +167,11 @@ def apply_changes(
     t_annotate = time.perf_counter()
     chunked = annotate_chunked(chunked, options.progress)
     timings["annotate"] = time.perf_counter() - t_annotate
+    t_quotes = time.perf_counter()
+    chunked, quoted = quote_chunked(chunked, settings, options.progress)
+    timings["statements"] = time.perf_counter() - t_quotes
+    if report_note(quoted):
+        notes.append(report_note(quoted))
     t_embed = time.perf_counter()
     vecs, reused = _embed_changed(previous, manifest, texts, plan, embedder, options)
     embed_seconds = timings["embed"] = time.perf_counter() - t_embed

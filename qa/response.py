@@ -49,6 +49,22 @@ class Citation(BaseModel):
     )
 
 
+class Quote(BaseModel):
+    """One attributed statement (who said what), with the citation of its paragraph."""
+
+    speaker: str = Field(description="The speaker as the text names them ('he', 'Ryabkov').")
+    normalized: str = Field(description="The article's fullest name for the speaker.")
+    role: str = Field("", description="Role or title the text gives ('' when none).")
+    verb: str = Field(description="Lemma of the speech verb ('warn', 'according to').")
+    statement: str = Field(description="The statement, verbatim (= citation.quote).")
+    direct: bool = Field(description="A quotation-mark span (else reported speech).")
+    resolved: bool = Field(description="False: a pronoun with no named speaker before it.")
+    date: str | None = None
+    source: str | None = None
+    score: float = Field(0.0, description="Similarity to the query (0 without one).")
+    citation: Citation
+
+
 class Passage(BaseModel):
     """A retrieved chunk, with its scores (search results and `related` sources)."""
 

@@ -24,9 +24,19 @@ from index.embedder import Embedder
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
 from qa.answer.followup import standalone
 from qa.answer.question import analyze
+from qa.answer.statements import (
+    MAX_SPEAKERS,
+    STATEMENT_FLOOR,
+    StatementFinder,
+    by_speaker,
+    compose,
+    parse_quote_question,
+    quote_of,
+    relevant,
+)
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
-from qa.response import Answer, Citation, Filters, Passage, Timings
+from qa.response import Answer, Citation, Filters, Passage, Quote, Timings
 from qa.retrieval.decompose import llm_decomposer
 from qa.retrieval.retriever import (
     ArchiveRetriever,
@@ -181,6 +191,7 @@ class QAService:
             decomposer=decomposer,
         )
         chunking = ChunkSettings(**index.manifest.chunking)
+        self.statements = StatementFinder(index.store, self.searcher, embedder, chunking)
         self.answerer = ExtractiveAnswerer(
             embedder, index.store, chunking, max_quotes=settings.max_quotes
         )
@@ -387,6 +398,9 @@ class QAService:
                 filters=filters,
                 timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 1)),
             )
+        said = self._who_said(question, searched, filters, rewrite.notes, t0)
+        if said is not None:
+            return said
         read_k = k or max(self.settings.k, self.settings.reader_k)
         result = self.searcher.search(searched, read_k, filters)
         t1 = time.perf_counter()
@@ -417,6 +431,53 @@ class QAService:
             ),
             short_answer=short,
             standalone_question=searched if rewrite.changed else None,
+        )
+
+    def quotes(
+        self,
+        query: str = "",
+        speaker: str | None = None,
+        filters: Filters | None = None,
+        limit: int = 20,
+    ) -> list[Quote]:
+        """Attributed statements about `query` and/or by `speaker`, best first."""
+        query = clean_question(query, self.settings.max_question_chars) if query.strip() else ""
+        speaker = " ".join((speaker or "").split()) or None
+        if not query and not speaker:
+            raise QuestionError("give a query, a speaker, or both")
+        if not 1 <= limit <= 200:
+            raise QuestionError(f"limit must be between 1 and 200, not {limit}")
+        found = self.statements.find(query, speaker, filters, limit=limit)
+        return [quote_of(f, self.statements.citation(f, n)) for n, f in enumerate(found, 1)]
+
+    def _who_said(
+        self, question: str, searched: str, filters: Filters, notes: list[str], t0: float
+    ) -> Answer | None:
+        """A who-said question answered as a list of speakers (None: not one, or no
+        statement fits, and the reader answers as for any question)."""
+        asked = parse_quote_question(searched)
+        if asked is None or not self.statements.available:
+            return None
+        found = self.statements.find(asked.topic, asked.speaker, filters, asked.verb, limit=50)
+        if asked.topic:
+            found = relevant(found, STATEMENT_FLOOR)
+        listed = by_speaker(found) if asked.speaker is None else found[:MAX_SPEAKERS]
+        if not listed:
+            return None
+        citations = [self.statements.citation(f, n) for n, f in enumerate(listed, 1)]
+        t1 = time.perf_counter()
+        return self._assemble(
+            question=question,
+            text=compose(listed, citations),
+            citations=citations,
+            refused=False,
+            hits=[],
+            notes=[*notes, f"answered from {len(listed)} attributed statements"],
+            filters=filters,
+            timings=Timings(
+                retrieve_ms=round((t1 - t0) * 1000, 1), total_ms=round((t1 - t0) * 1000, 1)
+            ),
+            standalone_question=searched if searched != question else None,
         )
 
     def _assemble(

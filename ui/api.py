@@ -1,4 +1,5 @@
-"""The HTTP API: `/api/ask`, `/api/ask/stream` (SSE), `/api/search`, `/api/health`.
+"""The HTTP API: `/api/ask`, `/api/ask/stream` (SSE), `/api/search`, `/api/quotes`,
+`/api/health`.
 
 Portals and scripts get the same `Answer` JSON the CLI prints and the page shows. Every
 request is checked before any work is done (empty or oversized question, too much
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import ArchiveQAError, FilterError, QuestionError
-from qa.response import Answer, Filters, Passage
+from qa.response import Answer, Filters, Passage, Quote
 from qa.retrieval.filters import make_filters
 from qa.service import QAService, clean_question
 from ui.holder import ServiceHolder
@@ -68,6 +69,18 @@ class SearchRequest(BaseModel):
     query: str
     filters: FilterSpec | None = None
     k: int = Field(10, ge=1, le=100)
+
+
+class QuotesRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"query": "weapons convoys"}, {"speaker": "Ryabkov"}]},
+    )
+
+    query: str = ""
+    speaker: str | None = None
+    filters: FilterSpec | None = None
+    limit: int = Field(20, ge=1, le=200)
 
 
 class Health(BaseModel):
@@ -206,6 +219,20 @@ def search(body: SearchRequest, request: Request) -> list[Passage]:
     service = _service(holder)
     with _guarded():
         return service.search(query, k=body.k, filters=_filters(service, body.filters))
+
+
+@router.post("/quotes", responses=ERRORS)
+def quotes(body: QuotesRequest, request: Request) -> list[Quote]:
+    """Who said what: attributed statements about a query and/or by a speaker."""
+    holder = _holder(request)
+    query = _question(body.query, holder.settings.max_question_chars) if body.query.strip() else ""
+    if not query and not (body.speaker or "").strip():
+        raise _fail(400, "give a query, a speaker, or both")
+    service = _service(holder)
+    with _guarded():
+        return service.quotes(
+            query, body.speaker, filters=_filters(service, body.filters), limit=body.limit
+        )
 
 
 @router.get("/health", responses={503: ERRORS[503]})

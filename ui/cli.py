@@ -326,6 +326,47 @@ def search(
 
 @app.command()
 @guarded
+def quotes(
+    query: Annotated[str, typer.Argument(help="What the statements are about.")] = "",
+    speaker: Annotated[
+        str | None,
+        typer.Option("--speaker", help="Only this speaker's statements (part of a name)."),
+    ] = None,
+    index: IndexOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
+    source: Annotated[list[str] | None, typer.Option("--source")] = None,
+    since: Annotated[str | None, typer.Option("--since")] = None,
+    until: Annotated[str | None, typer.Option("--until")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Who said what: attributed statements about a query and/or by a speaker, cited."""
+
+    from qa.service import QAService
+
+    service = QAService.from_settings(_settings(index))
+    found = service.quotes(
+        query, speaker, filters=_filters(service, source, since, until), limit=limit
+    )
+    if as_json:
+        typer.echo(json.dumps([q.model_dump() for q in found], indent=2, ensure_ascii=False))
+        return
+    note = service.info().statements_note
+    if note:
+        typer.echo(f"note: {note}")
+    if not found:
+        typer.echo("no attributed statement matches")
+    for q in found:
+        c = q.citation
+        who = q.normalized if q.resolved else f"{q.speaker} (unresolved)"
+        role = f" ({q.role})" if q.role else ""
+        typer.echo(
+            f"[{c.n}] {who}{role} — {q.verb} — {c.source or '?'} {c.date or ''} ¶{c.paragraph}"
+        )
+        typer.echo(f"    “{q.statement}”")
+
+
+@app.command()
+@guarded
 def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show what the index holds and how it was built (reads no model)."""
 
@@ -348,6 +389,9 @@ def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")
     )
     typer.echo(f"dates     {i.date_range[0]} … {i.date_range[1]}")
     typer.echo("sources   " + ", ".join(f"{name} ({n})" for name, n in i.sources[:12]))
+    typer.echo(f"statements {i.statements:,}   speakers {i.speakers:,}")
+    if i.statements_note:
+        typer.echo(f"note      statements: {i.statements_note}")
 
 
 models_app = typer.Typer(
@@ -519,6 +563,36 @@ def eval_answers(
             encoding="utf-8",
         )
     print_report(report)
+
+
+@eval_app.command("quotes")
+@guarded
+def eval_quotes(
+    labels: Annotated[
+        Path, typer.Option("--labels", help="Hand-labelled statements (JSON lines).")
+    ] = Path("data/eval/quotes.jsonl"),
+    archive: Annotated[
+        list[Path] | None,
+        typer.Option("--archive", help="Where the labelled articles are (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Speaker and statement-span precision/recall of the statement extractor against hand
+    labels (data/eval/quotes.jsonl); reads the labelled articles, needs no index."""
+
+    from index.chunker import ChunkSettings
+    from qa.eval.quotes import evaluate, load_articles, load_labels
+    from qa.eval.retrieval import NEWS_FIELDS
+
+    rows = load_labels(labels)
+    sources = archive or [Path("data/archive/NewsArticles.zip"), Path("data/sample")]
+    articles = load_articles(sources, NEWS_FIELDS, {r["article_id"] for r in rows})
+    report = evaluate(rows, articles, ChunkSettings())
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for key, value in report.items():
+        typer.echo(f"{key:<36} {value}")
 
 
 @eval_app.command("verdict")

@@ -16,10 +16,10 @@ from typing import Any
 import gradio as gr
 
 from qa.errors import ArchiveQAError
-from qa.response import Answer, Filters
+from qa.response import Answer, Citation, Filters
 from qa.retrieval.filters import make_filters
 from ui.holder import ServiceHolder
-from ui.render import chat_answer_html, error_html, sources_html, status_html
+from ui.render import chat_answer_html, citation_card, error_html, sources_html, status_html
 
 log = logging.getLogger("archive_qa.ui")
 
@@ -105,7 +105,76 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
         page.load(handlers.status_now, None, [ui.status, ui.outlets], **hidden)
         gr.api(_ask_endpoint(holder), api_name="ask")
         gr.api(_search_endpoint(holder), api_name="search")
+        _who_said_what(holder)
     return page
+
+
+def _who_said_what(holder: ServiceHolder) -> None:
+    """ "Who said what": a speaker box and a topic box, the statements as source cards
+    (each opens its paragraph with the statement highlighted); also the `quotes` tool."""
+    quotes = _quotes_endpoint(holder)
+    with gr.Accordion("Who said what", open=False, elem_id="who-said-what"):
+        with gr.Row():
+            speaker = gr.Textbox(label="Speaker", placeholder="Ryabkov", elem_id="quote-speaker")
+            topic = gr.Textbox(label="About", placeholder="weapons convoys", elem_id="quote-topic")
+        find = gr.Button("Find statements", elem_id="quote-find")
+        listing = gr.HTML('<div class="sources empty">Statements appear here.</div>')
+
+    def show(speaker_text: str, topic_text: str) -> str:
+        found = quotes(topic_text or "", speaker=speaker_text or None)
+        if not found:
+            return '<div class="sources empty">No attributed statement matches.</div>'
+        cards = []
+        for q in found:
+            who = q["normalized"] if q["resolved"] else f"{q['speaker']} (unresolved)"
+            role = f" ({q['role']})" if q["role"] else ""
+            cards.append(
+                f'<p class="speaker"><b>{escape(who)}</b>{escape(role)} — {escape(q["verb"])}</p>'
+                + citation_card(Citation(**q["citation"]))
+            )
+        return f'<div class="sources quotes">{"".join(cards)}</div>'
+
+    hidden = {"api_visibility": "undocumented"}
+    find.click(show, [speaker, topic], listing, **hidden)
+    topic.submit(show, [speaker, topic], listing, **hidden)
+    speaker.submit(show, [speaker, topic], listing, **hidden)
+    gr.api(quotes, api_name="quotes")
+
+
+def _quotes_endpoint(holder: ServiceHolder) -> Callable[..., list[dict]]:
+    """`/quotes` for gradio_client and MCP; its signature and docstring are the tool's schema."""
+
+    def quotes(
+        query: str = "",
+        speaker: str | None = None,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+    ) -> list[dict]:
+        """Who said what: attributed statements in the news archive, each cited to its paragraph.
+
+        Args:
+            query: What the statements are about (may be empty when a speaker is given).
+            speaker: Only this speaker's statements (part of a name).
+            sources: Only these outlets; empty for all.
+            since: Only articles on or after this date (YYYY-MM-DD).
+            until: Only articles on or before this date (YYYY-MM-DD).
+            limit: How many statements to return.
+
+        Returns:
+            Statements with speaker, normalised speaker, role, verb, the statement verbatim,
+            date, outlet and the citation of the paragraph holding it.
+        """
+        service = _service_or_error(holder)
+        filters = _filters_or_error(service, sources, since, until)
+        try:
+            found = service.quotes(query, speaker, filters=filters, limit=limit)
+        except (ArchiveQAError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+        return [q.model_dump() for q in found]
+
+    return quotes
 
 
 @dataclass

@@ -1,0 +1,255 @@
+"""Who said what: questions about attributed statements, answered from the statements
+table the build fills (`index.quotes`), as a list of speakers with their words cited.
+
+"Who threatened weapons convoys?" is a question about speakers, not about a fact: the
+reader would quote one sentence; the user wants every speaker, each with what they said.
+The statements are ranked by the embedder's similarity to the question's topic (the same
+MiniLM the index uses), candidates coming from the hybrid search over the topic's
+paragraphs, or, for "What did Ryabkov say about …?", from the speaker's own statements.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from index.chunker import ChunkSettings, display_paragraphs
+from index.store import ChunkStore, StoredStatement
+from qa.response import Citation, Filters, Quote
+
+_VERBS = {
+    "say": "say",
+    "said": "say",
+    "says": "say",
+    "warn": "warn",
+    "warned": "warn",
+    "warns": "warn",
+    "threaten": "threaten",
+    "threatened": "threaten",
+    "threatens": "threaten",
+    "claim": "claim",
+    "claimed": "claim",
+    "claims": "claim",
+    "deny": "deny",
+    "denied": "deny",
+    "denies": "deny",
+    "accused": "accuse",
+    "accuses": "accuse",
+    "insisted": "insist",
+    "insists": "insist",
+    "urged": "urge",
+    "urges": "urge",
+    "told": "tell",
+    "tells": "tell",
+    "stated": "state",
+    "announced": "announce",
+    "argued": "argue",
+    "predicted": "predict",
+    "vowed": "vow",
+    "promised": "promise",
+    "alleged": "allege",
+    "tell": "tell",
+}
+_VERB_ALT = "|".join(sorted(_VERBS, key=len, reverse=True))
+WHO_SAID = re.compile(
+    rf"^\s*who\s+(?:else\s+)?(?:has\s+|have\s+|had\s+)?({_VERB_ALT})\b\s*(?:that\s+)?(.*?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+WHAT_DID = re.compile(
+    r"^\s*what\s+(?:else\s+)?(?:did|does|has|have|had)\s+(.+?)\s+"
+    rf"({_VERB_ALT})\b\s*(?:about|of|on|regarding|concerning)?\s*(.*?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+# Verbs a question's verb also accepts ("who threatened" finds "warned … legitimate targets").
+_KIN = {
+    "threaten": {"threaten", "warn"},
+    "warn": {"warn", "threaten", "caution"},
+    "claim": {"claim", "allege", "say", "insist"},
+    "deny": {"deny", "reject"},
+}
+VERB_BONUS = 0.05
+# Least similarity to the topic a listed statement needs (statement-level cosine runs
+# lower than paragraph-level, hence below the reader's `min_relevance`).
+STATEMENT_FLOOR = 0.3
+MAX_SPEAKERS = 8
+SEARCH_K = 40
+
+
+@dataclass(frozen=True)
+class QuoteQuestion:
+    """What a who-said question asks: the topic to rank by, a speaker to filter by, the verb."""
+
+    topic: str
+    speaker: str | None
+    verb: str | None
+
+
+def parse_quote_question(question: str) -> QuoteQuestion | None:
+    """The question's speaker/topic/verb, or None when it is not a who-said question."""
+    m = WHO_SAID.match(question)
+    if m:
+        topic = m.group(2).strip()
+        return QuoteQuestion(topic, None, _VERBS[m.group(1).lower()]) if topic else None
+    m = WHAT_DID.match(question)
+    if m:
+        return QuoteQuestion(m.group(3).strip(), m.group(1).strip(), None)
+    return None
+
+
+@dataclass(frozen=True)
+class FoundStatement:
+    statement: StoredStatement
+    score: float
+
+
+class StatementFinder:
+    """Statements of one index, filtered and ranked; shared by answers, CLI and API."""
+
+    def __init__(self, store: ChunkStore, searcher: Any, embedder: Any, chunking: ChunkSettings):
+        self.store = store
+        self.searcher = searcher
+        self.embedder = embedder
+        self.chunking = chunking
+
+    @property
+    def available(self) -> bool:
+        return self.store.has_statements
+
+    def find(
+        self,
+        topic: str = "",
+        speaker: str | None = None,
+        filters: Filters | None = None,
+        verb: str | None = None,
+        limit: int = 20,
+    ) -> list[FoundStatement]:
+        """Statements about `topic` (ranked by similarity) and/or by `speaker`."""
+        filters = filters or Filters()
+        where = {"sources": filters.sources, "since": filters.since, "until": filters.until}
+        if speaker:
+            found = self.store.find_statements(speaker=speaker, **where)
+        elif topic:
+            hits = self.searcher.search(topic, SEARCH_K, filters).hits
+            found = self.store.find_statements(rows=[h.chunk.row for h in hits], **where)
+        else:
+            found = self.store.find_statements(limit=limit, **where)
+        if filters.article_ids:
+            found = [s for s in found if s.article_id in set(filters.article_ids)]
+        if not found:
+            return []
+        if not topic:
+            return [FoundStatement(s, 0.0) for s in found[:limit]]
+        q = self.embedder.encode_query(topic)
+        vecs = self.embedder.encode([f"{s.speaker}: {s.statement}" for s in found])
+        scores = vecs @ q
+        kin = _KIN.get(verb or "", {verb} if verb else set())
+        ranked = [
+            FoundStatement(s, float(sc) + (VERB_BONUS if s.verb in kin else 0.0))
+            for s, sc in zip(found, scores)
+        ]
+        ranked.sort(key=lambda f: (-f.score, f.statement.row, f.statement.start))
+        return ranked[:limit]
+
+    def citation(self, found: FoundStatement, n: int) -> Citation:
+        """A normal citation whose quote is the statement, offsets into its paragraph."""
+        s = found.statement
+        chunk = self.store.chunks_by_rows([s.row])[s.row]
+        article = self.store.article(s.article_id)
+        text = chunk.text
+        if article is not None:
+            paras = display_paragraphs(article.text, self.chunking)
+            if 1 <= s.paragraph <= len(paras):
+                a, b = paras[s.paragraph - 1]
+                text = article.text[a:b]
+        quote = text[s.start : s.end]
+        verified = quote == s.statement
+        return Citation(
+            n=n,
+            article_id=s.article_id,
+            chunk_id=chunk.chunk_id,
+            title=chunk.title,
+            source=chunk.source,
+            date=chunk.date,
+            url=chunk.url,
+            paragraph=s.paragraph,
+            text=text,
+            quote=s.statement,
+            quote_start=s.start if verified else -1,
+            quote_end=s.end if verified else -1,
+            score=round(found.score, 4),
+            verified=verified,
+            match="exact" if verified else "unverified",
+        )
+
+
+def by_speaker(
+    found: Sequence[FoundStatement], max_speakers: int = MAX_SPEAKERS
+) -> list[FoundStatement]:
+    """Each speaker's best statement, best speaker first. An unresolved pronoun ("he",
+    with no named speaker before it) answers no "who" question: it is left out here (the
+    quotes listing keeps it, marked)."""
+    seen: set[str] = set()
+    out: list[FoundStatement] = []
+    for f in found:
+        if not f.statement.resolved:
+            continue
+        key = f.statement.normalized.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+        if len(out) >= max_speakers:
+            break
+    return out
+
+
+def speaker_label(s: StoredStatement) -> str:
+    name = s.normalized if s.resolved else f"{s.speaker} (unresolved)"
+    return f"{name} ({s.role})" if s.role else name
+
+
+def compose(found: Sequence[FoundStatement], citations: Sequence[Citation]) -> str:
+    """The answer text: one line per speaker, the statement verbatim, cited, dated."""
+    lines = []
+    for f, c in zip(found, citations):
+        s = f.statement
+        date = f", {s.date[:10]}" if s.date else ""
+        lines.append(f"- {speaker_label(s)}{date}, {s.verb}: “{s.statement}” [{c.n}]")
+    return "\n".join(lines)
+
+
+def quote_of(found: FoundStatement, citation: Citation) -> Quote:
+    s = found.statement
+    return Quote(
+        speaker=s.speaker,
+        normalized=s.normalized,
+        role=s.role,
+        verb=s.verb,
+        statement=s.statement,
+        direct=s.direct,
+        resolved=s.resolved,
+        date=s.date,
+        source=s.source,
+        score=round(found.score, 4),
+        citation=citation,
+    )
+
+
+def relevant(found: Sequence[FoundStatement], floor: float) -> list[FoundStatement]:
+    """Statements at least `floor` similar to the topic (ranked ones only)."""
+    return [f for f in found if f.score >= floor]
+
+
+__all__ = [
+    "FoundStatement",
+    "QuoteQuestion",
+    "StatementFinder",
+    "by_speaker",
+    "compose",
+    "parse_quote_question",
+    "quote_of",
+    "relevant",
+    "speaker_label",
+]

@@ -1,0 +1,164 @@
+"""Attributed statements: extraction with the real spaCy pipeline, storage in real builds
+(full, delta, compaction), and bad input that must never fail a build."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import replace
+
+from index.archive import ArchiveIndex
+from index.articles import Article
+from index.builder import build_index
+from index.chunker import ChunkSettings, display_paragraphs
+from index.quotes import MAX_ARTICLE_CHARS, extract_articles
+from index.updater import update_index
+from tests.helpers import SEED, write_csv
+
+SETTINGS = ChunkSettings()
+
+
+def _article(text: str, aid: str = "t1") -> Article:
+    return Article(id=aid, title="t", text=text)
+
+
+def test_the_seed_attributes_the_convoys_warning_to_ryabkov():
+    article = _article(SEED.read_text(encoding="utf-8"))
+    (found,), report = extract_articles([article], SETTINGS)
+    assert report.statements == len(found) > 5
+    paras = display_paragraphs(article.text, SETTINGS)
+    for s in found:  # offsets point at the statement in its paragraph, verbatim
+        a, b = paras[s.paragraph - 1]
+        assert article.text[a:b][s.start : s.end] == s.statement
+        assert article.text[s.article_start : s.article_start + len(s.statement)] == s.statement
+    ryabkov = [s for s in found if "convoys" in s.statement]
+    assert ryabkov, [s.statement for s in found]
+    s = ryabkov[0]
+    assert s.normalized == "Sergei Ryabkov" and s.verb == "warn" and s.resolved
+    assert s.role.lower() == "deputy foreign minister"
+
+
+def test_surnames_and_pronouns_resolve_within_the_article():
+    text = (
+        "Foreign Minister Anna Kowalska spoke in Warsaw on Monday.\n\n"
+        "Kowalska said the talks with Berlin would resume next week.\n\n"
+        '"We are not going to give up," she told reporters.\n\n'
+        "According to the police, two people were arrested near the embassy."
+    )
+    (found,), _ = extract_articles([_article(text)], SETTINGS)
+    by_text = {s.statement: s for s in found}
+    talks = next(s for t, s in by_text.items() if "talks with Berlin" in t)
+    assert talks.speaker == "Kowalska" and talks.normalized == "Anna Kowalska"
+    pron = next(s for t, s in by_text.items() if "give up" in t)
+    assert pron.speaker == "she" and pron.normalized == "Anna Kowalska" and pron.direct
+    police = next(s for t, s in by_text.items() if "arrested" in t)
+    assert police.verb == "according to" and "police" in police.speaker
+
+
+def test_a_pronoun_with_no_speaker_before_it_is_marked_unresolved():
+    (found,), _ = extract_articles(
+        [_article("He said the bridge would be closed for repairs until the spring.")], SETTINGS
+    )
+    assert found and not found[0].resolved and found[0].speaker == "He"
+
+
+def test_bad_input_is_skipped_and_counted_never_raised():
+    unbalanced = 'The mayor said "the budget is final, and that is that.\n\nNo one "objected.'
+    spanning = '"This is the first part of a quote\n\nand this the second," the mayor said.'
+    russian = "«Переговоры продолжатся на следующей неделе», — заявил министр журналистам."
+    huge = _article("The spokesman said the plan works. " * (MAX_ARTICLE_CHARS // 30), "big")
+    dump = _article('He said "' + "x" * 6000 + '".', "dump")
+    articles = [
+        _article(unbalanced, "u"),
+        _article(spanning, "s"),
+        _article(russian, "r"),
+        huge,
+        dump,
+    ]
+    found, report = extract_articles(articles, SETTINGS)
+    assert len(found) == 5
+    assert report.skipped_articles == 1 and found[3] == []
+    assert report.skipped_paragraphs >= 2  # the Russian paragraph and the word dump
+    assert found[2] == [] and found[4] == []
+    for article, statements in zip(articles, found):
+        for s in statements:
+            assert article.text[s.article_start :].startswith(s.statement)
+
+
+def _rows(news_rows):
+    return [r for r in news_rows if "ryabkov" in r["text"].lower()][:6] + [
+        r for r in news_rows if int(r["article_id"]) % 211 == 0
+    ][:6]
+
+
+def test_statements_follow_their_articles_through_update_removal_and_compaction(
+    news_rows, tmp_path, embedder, build_options
+):
+    rows = _rows(news_rows)
+    root = tmp_path / "index"
+    base = write_csv(rows[:-2], tmp_path / "base.csv")
+    result = build_index([SEED, base], root, embedder, build_options)
+    assert result.timings["statements"] > 0
+    idx = ArchiveIndex.open(root)
+    n0, speakers0 = idx.store.statement_counts()
+    info = idx.info()
+    assert (info.statements, info.speakers) == (n0, speakers0) and n0 > 10
+    assert info.statements_note is None
+    seed_id = idx.store.find_statements(speaker="Ryabkov")[0].article_id
+    idx.close()
+
+    # a delta: two new articles; their statements appear over base + delta
+    added = write_csv(rows[-2:], tmp_path / "added.csv")
+    incremental = replace(build_options, compact_fraction=100.0)
+    upd = update_index(root, embedder, add=[added], options=incremental)
+    assert not upd.compacted
+    idx = ArchiveIndex.open(root)
+    n1, _ = idx.store.statement_counts()
+    new_ids = {r["article_id"] for r in rows[-2:]}
+    in_new = [s for s in idx.store.find_statements() if s.article_id in new_ids]
+    assert n1 == n0 + len(in_new)
+    idx.close()
+
+    # removing a base article hides its statements through the tombstones
+    upd = update_index(root, embedder, remove=[seed_id], options=incremental)
+    assert not upd.compacted
+    idx = ArchiveIndex.open(root)
+    assert not [s for s in idx.store.find_statements() if s.article_id == seed_id]
+    n2, _ = idx.store.statement_counts()
+    assert n2 < n1
+    idx.close()
+
+    # compaction keeps exactly the live statements
+    upd = update_index(root, embedder, options=replace(build_options, compact=True))
+    assert upd.compacted
+    idx = ArchiveIndex.open(root)
+    assert idx.store.statement_counts()[0] == n2
+    idx.close()
+
+
+def test_an_index_built_before_statements_answers_and_says_how_to_get_them(
+    news_index, tmp_path, embedder, build_options
+):
+    from index import layout
+
+    root = tmp_path / "old"
+    shutil.copytree(news_index, root, symlinks=True)
+    build = layout.current_build(root)
+    store = build / "store.sqlite"
+    store.chmod(0o644)
+    with sqlite3.connect(store) as con:
+        con.execute("DROP TABLE statements")
+    # the manifest's checksum of the store no longer holds: skip checksums, as an old
+    # index's manifest would simply not list statements
+    import json
+
+    mpath = build / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["annotations"].pop("statements")
+    mpath.chmod(0o644)
+    mpath.write_text(json.dumps(m))
+    idx = ArchiveIndex.open(root, verify_checksums=False)
+    info = idx.info()
+    assert info.statements == 0 and "update --compact" in info.statements_note
+    assert idx.store.find_statements(speaker="Ryabkov") == []
+    idx.close()
