@@ -158,6 +158,9 @@ def _answer_fact(pa: Analysis, answer: str) -> tuple[str | None, str | None]:
     otherwise the first entity of the asked kind in its opening text."""
     if not answer or answer.startswith("I could not find"):
         return None, None
+    listed = re.match(r"\s*[-•]\s*([^(\n:,]+?)\s*[(:,]", answer)
+    if listed:  # a who-said answer: a list of speakers, the first the most relevant
+        return listed.group(1).strip(), "PERSON"
     head, sep, _ = answer.partition(" — ")
     if sep and 0 < len(head) <= 80 and "[" not in head:
         label = next(iter(sorted(pa.labels)), None)
