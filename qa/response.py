@@ -5,7 +5,9 @@ One shape everywhere, so a portal that reads the API sees exactly what the page 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import date as _date
+
+from pydantic import BaseModel, Field, computed_field
 
 # What every generator says when the archive does not hold the answer.
 REFUSAL = "I could not find this in the archive."
@@ -47,6 +49,13 @@ class Citation(BaseModel):
     match: str = Field(
         "exact", description="How the quote was found: exact, normalized, fuzzy or unverified."
     )
+
+    @computed_field(
+        description="Outlet and date as the reader sees them: 'tass.com, 14 March 2017'."
+    )
+    @property
+    def label(self) -> str:
+        return dated_label(self.source, self.date)
 
 
 class Passage(BaseModel):
@@ -113,3 +122,20 @@ class Answer(BaseModel):
     )
     verified_citations: int = Field(0, description="Citations whose quote was found.")
     unverified_citations: int = Field(0, description="Citations shown without a quote.")
+
+
+def human_date(value: str | None) -> str | None:
+    """'2017-03-14...' as '14 March 2017' (None when there is no date; the raw text when
+    it is not ISO)."""
+    if not value:
+        return None
+    try:
+        d = _date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+def dated_label(source: str | None, date: str | None) -> str:
+    """Every citation says who published it and when, so an answer never reads as timeless."""
+    return ", ".join([source or "unknown outlet", human_date(date) or "undated"])

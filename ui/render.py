@@ -30,14 +30,16 @@ def safe_url(url: str | None) -> str | None:
     return url.strip()
 
 
-def answer_html(text: str, cited: set[int]) -> str:
-    """Escape the answer and turn each `[n]` that names a citation into a link to source n."""
+def answer_html(text: str, cited: set[int], labels: dict[int, str] | None = None) -> str:
+    """Escape the answer and turn each `[n]` that names a citation into a link to source n
+    (its tooltip the source's outlet and date, from `labels`)."""
 
     def link(m: re.Match[str]) -> str:
         n = int(m.group(1))
         if n not in cited:
             return m.group(0)
-        return f'<a class="cite" href="#src-{n}" title="show source {n}">[{n}]</a>'
+        where = f": {escape(labels[n], quote=True)}" if labels and n in labels else ""
+        return f'<a class="cite" href="#src-{n}" title="show source {n}{where}">[{n}]</a>'
 
     return _MARKER.sub(link, escape(text)).replace("\n", "<br>")
 
@@ -55,9 +57,7 @@ def highlighted_paragraph(c: Citation) -> str:
 
 
 def citation_card(c: Citation) -> str:
-    meta = " · ".join(
-        [escape(x) for x in (c.source, (c.date or "")[:10]) if x] + [f"paragraph {c.paragraph}"]
-    )
+    meta = f"{escape(c.label)} · paragraph {c.paragraph}"
     url = safe_url(c.url)
     link = (
         f'<a href="{escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
@@ -97,16 +97,16 @@ def chat_answer_html(answer: Answer, turn: int = 0) -> str:
     """The assistant's final chat message: the answer with linked markers, and its own
     short list of sources. The panel shows the newest answer's sources only, so an earlier
     answer's [n] opens this list instead of the newest answer's source n."""
-    body = answer_html(answer.answer, {c.n for c in answer.citations})
+    body = answer_html(
+        answer.answer, {c.n for c in answer.citations}, {c.n: c.label for c in answer.citations}
+    )
     if answer.standalone_question:
         # A follow-up was searched as a standalone question: say so, in small type.
         body += f'<div class="searched-as">searched as: {escape(answer.standalone_question)}</div>'
     if not answer.citations:
         return f'<div class="answer turn-{turn}">{body}</div>'
     items = "".join(
-        f"<li>{escape(c.title)} · "
-        + " · ".join(escape(x) for x in (c.source, (c.date or "")[:10]) if x)
-        + f" · paragraph {c.paragraph}"
+        f"<li>{escape(c.title)} · {escape(c.label)} · paragraph {c.paragraph}"
         + (f": “{escape(c.quote)}”" if c.quote else "")
         + "</li>"
         for c in answer.citations

@@ -81,7 +81,7 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
     if answer.citations:
         console.print("\n[bold]Sources[/]")
     for c in answer.citations:
-        meta = " · ".join(x for x in (c.source, c.date, f"paragraph {c.paragraph}") if x)
+        meta = f"{c.label} · paragraph {c.paragraph}"
         console.print(
             f"[bold][{c.n}][/] {_escape(c.title)}  [dim]{_escape(meta)}[/]", highlight=False
         )
