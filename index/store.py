@@ -387,6 +387,29 @@ class ChunkStore:
                 )
             )
 
+    def article_dates(
+        self, rows: Sequence[int] | None = None
+    ) -> list[tuple[str, str | None, str | None]]:
+        """(article id, date, source) of the articles holding these chunk rows (None: every
+        article): what a timeline counts."""
+        with self._lock:
+            if rows is None:
+                return self.conn.execute("SELECT id, date, source FROM articles").fetchall()
+            marks = ",".join("?" * len(rows))
+            return self.conn.execute(
+                "SELECT DISTINCT a.id, a.date, a.source FROM chunks c JOIN articles a "
+                f"ON a.id = c.article_id WHERE c.row IN ({marks})",
+                [int(r) for r in rows],
+            ).fetchall()
+
+    def undated_articles(self) -> int:
+        """Articles with no publication date (kept; left out of time-bound answers)."""
+        with self._lock:
+            (n,) = self.conn.execute(
+                "SELECT count(*) FROM articles WHERE date IS NULL OR date = ''"
+            ).fetchone()
+        return int(n)
+
     def date_range(self) -> tuple[str | None, str | None]:
         with self._lock:
             lo, hi = self.conn.execute("SELECT min(date), max(date) FROM articles").fetchone()

@@ -27,6 +27,33 @@ class Filters(BaseModel):
         return not (self.sources or self.since or self.until or self.article_ids)
 
 
+class TimeRange(BaseModel):
+    """The dates a time-aware question was answered over ("as of March 2017", "latest")."""
+
+    since: str | None = Field(None, description="ISO date, inclusive (None: open).")
+    until: str | None = Field(None, description="ISO date, inclusive (None: open).")
+    order: str | None = Field(
+        None, description="latest or first: candidates were ordered by date, newest/oldest first."
+    )
+    phrase: str = Field("", description="The words of the question the range was read from.")
+    reference_date: str | None = Field(
+        None, description="What relative phrases ('last month') were resolved against."
+    )
+
+    def describe(self) -> str:
+        """One line for the reader: 'Dates used: up to 31 March 2017 (latest first)'."""
+        if self.since and self.until:
+            span = f"{human_date(self.since)} to {human_date(self.until)}"
+        elif self.since:
+            span = f"from {human_date(self.since)}"
+        elif self.until:
+            span = f"up to {human_date(self.until)}"
+        else:
+            span = "the whole archive"
+        how = {"latest": " (newest first)", "first": " (oldest first)"}.get(self.order or "", "")
+        return f"Dates used: {span}{how}"
+
+
 class Citation(BaseModel):
     """One numbered source: the exact paragraph and the verbatim quote taken from it."""
 
@@ -119,6 +146,9 @@ class Answer(BaseModel):
         description="Log-odds of the question's first option (Yes, or the first offered "
         "word) over the second in the model's first token, when the verdict was decided "
         "from them; positive favours the first.",
+    )
+    time_range: TimeRange | None = Field(
+        None, description="The date range and order a time-aware question was answered with."
     )
     verified_citations: int = Field(0, description="Citations whose quote was found.")
     unverified_citations: int = Field(0, description="Citations shown without a quote.")

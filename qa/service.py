@@ -26,7 +26,7 @@ from qa.answer.followup import standalone
 from qa.answer.question import analyze
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
-from qa.response import Answer, Citation, Filters, Passage, Timings
+from qa.response import Answer, Citation, Filters, Passage, TimeRange, Timings
 from qa.retrieval.decompose import llm_decomposer
 from qa.retrieval.retriever import (
     ArchiveRetriever,
@@ -46,6 +46,32 @@ def check_k(k: int | None) -> int | None:
     if k is not None and not 1 <= k <= MAX_K:
         raise QuestionError(f"k must be between 1 and {MAX_K}, not {k}")
     return k
+
+
+def check_now(now: str | None) -> str | None:
+    """A reference date given by a caller or the settings: an ISO day, else a clear error."""
+    if now is None or not str(now).strip():
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(now).strip()[:10]).isoformat()
+    except ValueError:
+        raise QuestionError(f"now {now!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def time_range(plan: Any, reference: str) -> TimeRange | None:
+    """The answer's account of the dates it used (None: the question named no time)."""
+    hint = getattr(plan, "time", None)
+    if hint is None:
+        return None
+    return TimeRange(
+        since=hint.since,
+        until=hint.until,
+        order=hint.order,
+        phrase=hint.phrase,
+        reference_date=reference,
+    )
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -173,6 +199,7 @@ class QAService:
             rerank_candidates=settings.rerank_candidates,
             decomposer=decomposer,
         )
+        self.searcher.now = check_now(settings.now)
         chunking = ChunkSettings(**index.manifest.chunking)
         self.answerer = ExtractiveAnswerer(
             embedder, index.store, chunking, max_quotes=settings.max_quotes
@@ -261,12 +288,21 @@ class QAService:
         result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
         return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
 
+    def timeline(self, query: str = "", by: str = "month", filters: Filters | None = None) -> Any:
+        """Matching articles per period and outlet (`qa.timeline`); "" charts the archive."""
+        from qa.timeline import build_timeline
+
+        if query and query.strip() not in ("", "*"):
+            query = clean_question(query, self.settings.max_question_chars)
+        return build_timeline(self.searcher, query, by, filters)  # type: ignore[arg-type]
+
     def stream(
         self,
         question: str,
         k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[tuple[str, str]] | None = None,
+        now: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are produced, then the final `Answer` last.
 
@@ -278,9 +314,10 @@ class QAService:
         question = clean_question(question, self.settings.max_question_chars)
         check_content(question, history)
         k = check_k(k)
+        now = check_now(now)
         filters = filters or Filters()
         if self.chain is None:
-            answer = self._extractive(question, k, filters, history)
+            answer = self._extractive(question, k, filters, history, now)
             yield answer.answer
             yield answer
             return
@@ -302,13 +339,14 @@ class QAService:
         k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[tuple[str, str]] | None = None,
+        now: str | None = None,
     ) -> Answer:
         """Answer one question. `history` is the earlier (question, answer) turns of a
         chat; an LLM generator rewrites a follow-up into a standalone question with it
         before retrieving; without one, references ("he", "that", "the company") are
         resolved from the previous turn (`qa.answer.followup`)."""
         answer = None
-        for item in self.stream(question, k=k, filters=filters, history=history):
+        for item in self.stream(question, k=k, filters=filters, history=history, now=now):
             answer = item
         assert isinstance(answer, Answer)
         return answer
@@ -356,6 +394,7 @@ class QAService:
             verdict_logodds=None if refused or out.verdict is None else out.verdict.logodds,
             verified_citations=verified,
             unverified_citations=unverified,
+            time_range=time_range(out.result.plan, self.searcher.reference_date()),
         )
 
     def _extractive(
@@ -364,6 +403,7 @@ class QAService:
         k: int | None,
         filters: Filters,
         history: Sequence[tuple[str, str]] | None,
+        now: str | None = None,
     ) -> Answer:
         t0 = time.perf_counter()
         rewrite = standalone(question, history)
@@ -381,7 +421,7 @@ class QAService:
                 timings=Timings(total_ms=round((time.perf_counter() - t0) * 1000, 1)),
             )
         read_k = k or max(self.settings.k, self.settings.reader_k)
-        result = self.searcher.search(searched, read_k, filters)
+        result = self.searcher.search(searched, read_k, filters, now=now)
         t1 = time.perf_counter()
         notes = rewrite.notes + list(result.notes)
         weak = result.too_weak(self.settings.min_relevance)
@@ -410,6 +450,7 @@ class QAService:
             ),
             short_answer=short,
             standalone_question=searched if rewrite.changed else None,
+            time_range=time_range(result.plan, self.searcher.reference_date(now)),
         )
 
     def _assemble(

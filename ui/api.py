@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.errors import ArchiveQAError, FilterError, QuestionError
 from qa.response import Answer, Filters, Passage
 from qa.retrieval.filters import make_filters
-from qa.service import QAService, clean_question
+from qa.service import QAService, check_now, clean_question
+from qa.timeline import Timeline
 from ui.holder import ServiceHolder
 
 log = logging.getLogger("archive_qa.ui")
@@ -58,6 +59,11 @@ class AskRequest(BaseModel):
     )
     filters: FilterSpec | None = None
     k: int | None = Field(None, ge=1, le=50, description="Paragraphs to retrieve.")
+    now: str | None = Field(
+        None,
+        description="Reference date (YYYY-MM-DD) for relative time phrases ('last month'); "
+        "default: the `now` setting, else the archive's newest article.",
+    )
 
 
 class SearchRequest(BaseModel):
@@ -68,6 +74,16 @@ class SearchRequest(BaseModel):
     query: str
     filters: FilterSpec | None = None
     k: int = Field(10, ge=1, le=100)
+
+
+class TimelineRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"query": "Brexit", "by": "month"}]}
+    )
+
+    query: str = Field("", description="What to chart ('' or '*': the whole archive).")
+    by: Literal["month", "week", "day"] = "month"
+    filters: FilterSpec | None = None
 
 
 class Health(BaseModel):
@@ -97,6 +113,7 @@ class Prepared:
     filters: Filters | None
     history: list[tuple[str, str]]
     k: int | None
+    now: str | None = None
 
 
 ERRORS = {
@@ -161,12 +178,14 @@ def prepare_ask(body: AskRequest, request: Request) -> Prepared:
     service = _service(holder)
     with _guarded():
         filters = _filters(service, body.filters)
+        now = check_now(body.now)
     return Prepared(
         service=service,
         question=question,
         filters=filters,
         history=[(t.question, t.answer) for t in body.history],
         k=body.k,
+        now=now,
     )
 
 
@@ -177,7 +196,7 @@ router = APIRouter(prefix="/api", tags=["archive"])
 def ask(p: Annotated[Prepared, Depends(prepare_ask)]) -> Answer:
     """Answer a question, every claim quoted from and cited to its paragraph."""
     with _guarded():
-        return p.service.ask(p.question, k=p.k, filters=p.filters, history=p.history)
+        return p.service.ask(p.question, k=p.k, filters=p.filters, history=p.history, now=p.now)
 
 
 @router.post("/ask/stream", response_class=EventSourceResponse, responses=ERRORS)
@@ -185,7 +204,9 @@ def ask_stream(p: Annotated[Prepared, Depends(prepare_ask)]) -> Iterator[ServerS
     """Server-sent events: `token` events (`{"text": ...}`) as the answer is written, then
     one `answer` event with the full answer object (citations included), or `error`."""
     try:
-        for piece in p.service.stream(p.question, k=p.k, filters=p.filters, history=p.history):
+        for piece in p.service.stream(
+            p.question, k=p.k, filters=p.filters, history=p.history, now=p.now
+        ):
             if isinstance(piece, Answer):
                 yield ServerSentEvent(event="answer", data=piece.model_dump(mode="json"))
                 return
@@ -206,6 +227,18 @@ def search(body: SearchRequest, request: Request) -> list[Passage]:
     service = _service(holder)
     with _guarded():
         return service.search(query, k=body.k, filters=_filters(service, body.filters))
+
+
+@router.post("/timeline", responses=ERRORS)
+def timeline(body: TimelineRequest, request: Request) -> Timeline:
+    """Matching articles per period and outlet (bounded: at most 400 periods, 8 outlets)."""
+    holder = _holder(request)
+    query = body.query
+    if query.strip() not in ("", "*"):
+        query = _question(query, holder.settings.max_question_chars)
+    service = _service(holder)
+    with _guarded():
+        return service.timeline(query, body.by, _filters(service, body.filters))
 
 
 @router.get("/health", responses={503: ERRORS[503]})

@@ -103,6 +103,8 @@ def chat_answer_html(answer: Answer, turn: int = 0) -> str:
     if answer.standalone_question:
         # A follow-up was searched as a standalone question: say so, in small type.
         body += f'<div class="searched-as">searched as: {escape(answer.standalone_question)}</div>'
+    if answer.time_range is not None:
+        body += f'<div class="time-range">{escape(answer.time_range.describe())}</div>'
     if not answer.citations:
         return f'<div class="answer turn-{turn}">{body}</div>'
     items = "".join(

@@ -76,6 +76,8 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"[bold]Q:[/] {answer.question}", markup=True, highlight=False)
     console.print(f"[bold]A:[/] {_escape(answer.answer)}", highlight=False)
+    if answer.time_range is not None:
+        console.print(f"[dim]{_escape(answer.time_range.describe())}[/]", highlight=False)
     for note in answer.notes:
         console.print(f"[yellow]note:[/] {_escape(note)}", highlight=False)
     if answer.citations:
@@ -119,3 +121,21 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def print_timeline(tl: Any, console: Console | None = None) -> None:
+    """One row per period, one column per charted outlet."""
+    console = console or Console()
+    table = Table(title=f"{tl.query or 'whole archive'}: {tl.articles:,} articles by {tl.by}")
+    table.add_column(tl.by, no_wrap=True)
+    for outlet in tl.outlets:
+        table.add_column(outlet, justify="right")
+    table.add_column("all", justify="right")
+    cells: dict[str, dict[str, int]] = {}
+    for bar in tl.bars:
+        cells.setdefault(bar.period, {})[bar.outlet] = bar.count
+    for period, row in cells.items():
+        table.add_row(period, *(str(row.get(o, "")) for o in tl.outlets), str(sum(row.values())))
+    console.print(table)
+    for note in tl.notes:
+        console.print(f"[yellow]note:[/] {_escape(note)}", highlight=False)

@@ -23,6 +23,7 @@ from index.embedder import Embedder
 from index.store import StoredChunk
 from qa.response import Filters
 from qa.retrieval.hints import QueryPlan, SubQuery, plan_query, source_aliases
+from qa.retrieval.timeorder import by_date, reference_date
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class HybridSearcher:
         self.reranker = reranker
         self.rerank_candidates = rerank_candidates
         self.decomposer = decomposer
+        self.now: str | None = None  # the reference date of relative phrases (None: newest)
+        self._newest: str | None = None
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vectors, memoized: chats repeat questions and sub-queries repeat clauses."""
@@ -116,20 +119,38 @@ class HybridSearcher:
                 self._query_vectors.popitem(last=False)
         return vec
 
+    def reference_date(self, now: str | None = None) -> str:
+        """What "last month" is relative to: `now`, the setting, else the newest article."""
+        if self._newest is None:
+            self._newest = self.index.store.date_range()[1] or ""
+        return reference_date(now or self.now, self._newest)
+
     def plan(
-        self, query: str, filters: Filters | None = None, decompose: bool = False
+        self,
+        query: str,
+        filters: Filters | None = None,
+        decompose: bool = False,
+        now: str | None = None,
     ) -> QueryPlan:
         """The parsed plan; with `decompose` and a decomposer, plus its sub-questions
         (answering asks for them; a plain search does not wait on an LLM)."""
-        plan = self._parse(query, filters)
+        plan = self._parse(query, filters, now)
         if decompose and self.decomposer is not None:
             self._add_subquestions(plan, filters)
         return plan
 
-    def _parse(self, query: str, filters: Filters | None) -> QueryPlan:
+    def _parse(self, query: str, filters: Filters | None, now: str | None = None) -> QueryPlan:
         if not self.params.query_hints:
             return QueryPlan(query, [SubQuery(query, filters or Filters(), "question")])
-        return plan_query(query, self.aliases, filters, clauses=self.params.decompose)
+        from datetime import date
+
+        return plan_query(
+            query,
+            self.aliases,
+            filters,
+            clauses=self.params.decompose,
+            now=date.fromisoformat(self.reference_date(now)),
+        )
 
     def _add_subquestions(self, plan: QueryPlan, filters: Filters | None) -> None:
         """The decomposer's queries as more sub-queries, each with its own outlet/date
@@ -164,9 +185,10 @@ class HybridSearcher:
         mode: Mode = "hybrid",
         plan: QueryPlan | None = None,
         decompose: bool = False,
+        now: str | None = None,
     ) -> SearchResult:
         p = self.params
-        plan = plan or self.plan(query, filters, decompose)
+        plan = plan or self.plan(query, filters, decompose, now)
         notes: list[str] = list(plan.notes)
         fused: dict[int, float] = defaultdict(float)
         dense_score: dict[int, float] = {}
@@ -205,13 +227,27 @@ class HybridSearcher:
         else:  # ties broken by row id: the same query always gives the same order
             order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         wanted = k if self.reranker is None else max(k, self.rerank_candidates)
-        hits = [
-            Hit(c, s, dense_score.get(c.row), bm25_score.get(c.row))
-            for c, s in self._diversify(order, wanted)
-        ]
+        if plan.time is not None and plan.time.order:
+            # "latest"/"first": the relevant candidates, newest (oldest) article first.
+            chosen, why = by_date(
+                self._diversify(order, max(3 * wanted, 30)), dense_score, plan.time.order, wanted
+            )
+            notes += why
+        else:
+            chosen = self._diversify(order, wanted)
+        if plan.time is not None and (plan.time.since or plan.time.until):
+            notes += self._undated_note()
+        hits = [Hit(c, s, dense_score.get(c.row), bm25_score.get(c.row)) for c, s in chosen]
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits, k)
         return SearchResult(hits, best_dense, notes, plan)
+
+    def _undated_note(self) -> list[str]:
+        if not hasattr(self, "_undated"):
+            self._undated = self.index.store.undated_articles()
+        if not self._undated:
+            return []
+        return [f"{self._undated:,} articles without a date are left out of time-bound answers"]
 
     def _allowed(self, filters: Filters) -> list[int] | None:
         if filters.is_empty():
