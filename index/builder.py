@@ -35,6 +35,7 @@ from .errors import EmptyArchiveError
 from .loaders import LoadReport
 from .manifest import check_model, corpus_hash, read_manifest
 from .segments import open_live_store
+from .stories import sign_store
 from .updater import ChangeSet, apply_changes
 
 
@@ -122,6 +123,9 @@ def _full_build(
         index_type = vectors.choose_index_type(len(texts), options.flat_limit)
         index = vectors.new_index(embedder.dim, index_type, training=vecs)
         vectors.add(index, vecs, store.add_articles(chunked, 0))
+        t_stories = time.perf_counter()
+        sign_store(store)  # one story across outlets: MinHash signatures (index.stories)
+        timings["stories"] = time.perf_counter() - t_stories
         store.commit()
         n_articles, n_chunks = store.counts()
         hashes = store.article_hashes()

@@ -25,6 +25,7 @@ from .embedder import Embedder
 from .manifest import FileEntry, Manifest, corpus_hash
 from .segments import copy_sqlite, delta_dir
 from .store import ChunkStore, sqlite_uri
+from .stories import sign_store
 
 if TYPE_CHECKING:
     from .updater import Plan
@@ -72,6 +73,7 @@ def compact(
             c.execute("DETACH DATABASE old")
         new_rows = store.add_articles(chunked, plan.next_row)
         annotated_now = annotate_store(store, options.progress)
+        sign_store(store)  # story signatures of the articles that have none (index.stories)
         store.commit()
 
         index = vectors.load(previous)

@@ -47,6 +47,7 @@ from .loaders import LoadReport
 from .manifest import Manifest, Segments, check_model, corpus_hash_update, read_manifest
 from .segments import DELTA, copy_sqlite, delta_dir, link_base, open_live_store
 from .store import ChunkStore
+from .stories import sign_store
 
 
 @dataclass
@@ -346,6 +347,7 @@ def _write_delta(
         dropped = store.remove_articles(sorted(plan.delta_drop))
         store.mark_dead(sorted(plan.base_drop), plan.base_dead_rows)
         rows = store.add_articles(chunked, plan.next_row)
+        sign_store(store)  # the new articles' story signatures (index.stories)
         store.commit()
         delta_articles, delta_chunks = store.counts()
         (dead_articles,) = store.conn.execute("SELECT count(*) FROM dead_articles").fetchone()

@@ -54,6 +54,21 @@ class TimeRange(BaseModel):
         return f"Dates used: {span}{how}"
 
 
+class StoryCopy(BaseModel):
+    """Another outlet's (or an earlier/later) copy of the same story (index.stories)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+
+    @computed_field(description="Outlet and date: 'cnn.com, 1 March 2017'.")
+    @property
+    def label(self) -> str:
+        return dated_label(self.source, self.date)
+
+
 class Citation(BaseModel):
     """One numbered source: the exact paragraph and the verbatim quote taken from it."""
 
@@ -75,6 +90,11 @@ class Citation(BaseModel):
     )
     match: str = Field(
         "exact", description="How the quote was found: exact, normalized, fuzzy or unverified."
+    )
+
+    also_published_by: list[StoryCopy] = Field(
+        default_factory=list,
+        description="Near-duplicate copies of this article (the same story republished).",
     )
 
     @computed_field(
@@ -100,6 +120,9 @@ class Passage(BaseModel):
     score: float
     dense_score: float | None = None
     bm25_score: float | None = None
+    also_published_by: list[StoryCopy] = Field(
+        default_factory=list, description="Near-duplicate copies of this article."
+    )
 
 
 class Timings(BaseModel):

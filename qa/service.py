@@ -26,7 +26,7 @@ from qa.answer.followup import standalone
 from qa.answer.question import analyze
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
-from qa.response import Answer, Citation, Filters, Passage, TimeRange, Timings
+from qa.response import Answer, Citation, Filters, Passage, StoryCopy, TimeRange, Timings
 from qa.retrieval.decompose import llm_decomposer
 from qa.retrieval.retriever import (
     ArchiveRetriever,
@@ -286,7 +286,7 @@ class QAService:
         query = clean_question(query, self.settings.max_question_chars)
         check_content(query)
         result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
-        return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
+        return [self._with_copies(_passage(i, h)) for i, h in enumerate(result.hits, start=1)]
 
     def timeline(self, query: str = "", by: str = "month", filters: Filters | None = None) -> Any:
         """Matching articles per period and outlet (`qa.timeline`); "" charts the archive."""
@@ -473,14 +473,30 @@ class QAService:
             question=question,
             answer=text,
             refused=refused,
-            citations=citations,
-            related=_related(hits, citations),
+            citations=[self._with_copies(c) for c in citations],
+            related=[self._with_copies(p) for p in _related(hits, citations)],
             notes=notes,
             filters=filters,
             generator=self.generator,
             timings=timings,
             **fields,
         )
+
+    def _with_copies(self, item: Any) -> Any:
+        """A citation or passage with the other copies of its story ("also published by")."""
+        others = self.searcher.stories.others(item.article_id)
+        if not others:
+            return item
+        copies = []
+        for aid in others:
+            a = self.index.store.article(aid)
+            if a is not None:
+                copies.append(
+                    StoryCopy(
+                        article_id=a.id, title=a.title, source=a.source, date=a.date, url=a.url
+                    )
+                )
+        return item.model_copy(update={"also_published_by": copies})
 
     def info(self) -> IndexInfo:
         return self.index.info()

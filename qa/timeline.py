@@ -124,7 +124,7 @@ def build_timeline(
         plan = searcher.plan(query, filters)
         notes += plan.notes
         filters = plan.subqueries[0].filters
-        text = plan.subqueries[0].text
+        text = plan.subqueries[0].text if plan.time is not None else query
         if plan.time is not None and (plan.time.since or plan.time.until):
             time_range = TimeRange(
                 since=plan.time.since,
@@ -132,6 +132,20 @@ def build_timeline(
                 phrase=plan.time.phrase,
                 reference_date=searcher.reference_date(),
             )
+        elif plan.dates and len(plan.sources) <= 1:
+            # A chart is about coverage: "Brexit in 2016" means articles of 2016.
+            d = plan.dates[0]
+            since = max(filter(None, [filters.since, d.since]), default=None)
+            until = min(filter(None, [filters.until, d.until]), default=None)
+            if not (since and until and since > until):
+                filters = filters.model_copy(update={"since": since, "until": until})
+                text = " ".join((text[: d.start] + " " + text[d.end :]).split())
+                time_range = TimeRange(
+                    since=since,
+                    until=until,
+                    phrase=d.text,
+                    reference_date=searcher.reference_date(),
+                )
     allowed = searcher._allowed(filters)
     if text and text != "*":
         hits = searcher.index.keyword_search(text, MATCH_CHUNKS, allowed)

@@ -12,7 +12,7 @@ from html import escape
 from urllib.parse import urlsplit
 
 from index.archive import IndexInfo
-from qa.response import Answer, Citation
+from qa.response import Answer, Citation, dated_label
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
@@ -65,12 +65,25 @@ def citation_card(c: Citation) -> str:
         if url
         else "no link"
     )
+    also = ""
+    if c.also_published_by:
+        copies = []
+        for cp in c.also_published_by:
+            where = escape(dated_label(cp.source, cp.date))
+            u = safe_url(cp.url)
+            copies.append(
+                f'<a href="{escape(u, quote=True)}" target="_blank" rel="noopener noreferrer">'
+                f"{where}</a>"
+                if u
+                else where
+            )
+        also = f'<p class="also">also published by {"; ".join(copies)}</p>'
     return (
         f'<details class="source" id="src-{c.n}" data-n="{c.n}">'
         f'<summary><span class="n">[{c.n}]</span> <span class="headline">{escape(c.title)}</span>'
         f'<br><span class="meta">{meta}</span></summary>'
         f'<p class="para">{highlighted_paragraph(c)}</p>'
-        f'<p class="link">{link}</p>'
+        f'<p class="link">{link}</p>{also}'
         "</details>"
     )
 

@@ -89,6 +89,9 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
         )
         if c.url:
             console.print(f"    [dim]{_escape(c.url)}[/]", highlight=False)
+        if c.also_published_by:
+            copies = "; ".join(f"{x.label}" for x in c.also_published_by)
+            console.print(f"    [dim]also published by {_escape(copies)}[/]", highlight=False)
         before, quote, after = (
             c.text[: c.quote_start],
             c.text[c.quote_start : c.quote_end],

@@ -248,6 +248,10 @@ def _apply_time(plan: QueryPlan, base: Filters, now: date) -> tuple[Filters, lis
     if hint is None:
         return base, []
     plan.notes += list(hint.notes)
+    for d in hint.soft:  # the event's time: one more sub-query, like a date hint
+        if not any(x.start < d.end and d.start < x.end for x in plan.dates):
+            plan.dates.append(d)
+    plan.dates.sort(key=lambda d: d.start)
     spans = [Mention(s, e, plan.question[s:e]) for s, e in hint.spans]
     for rx in (_LATEST, _FIRST):
         if hint.order and (m := rx.search(plan.question)):
@@ -255,7 +259,7 @@ def _apply_time(plan: QueryPlan, base: Filters, now: date) -> tuple[Filters, lis
             break
     if not (hint.since or hint.until):
         plan.time = hint if hint.order else None
-        return base, spans
+        return base, spans if hint.order else []
     if len(plan.sources) > 1:
         plan.time = TimeHint(None, None, hint.order, hint.phrase, (), hint.notes)
         plan.notes.append(
@@ -319,6 +323,12 @@ _TIMEISH = re.compile(r"\b(?:spring|summer|autumn|fall|winter|quarter|weekend)\b
 _PHRASE_END = re.compile(
     r"[,;:?!()\"]|\s(?:and|or|but|what|who|when|how|did|does|was|were)\s", re.I
 )
+# Words that make "in March 2017" / "last year" about when the archive reported something.
+_COVERAGE = re.compile(
+    r"\b(?:report\w*|publish\w*|cover\w*|archive|articles?|news|stor(?:y|ies)|press|media"
+    r"|wr[io]te|headlines?|happen\w*)\b",
+    re.I,
+)
 _UNTIL = {"as of", "as at", "up to", "until", "till", "by"}
 _BEFORE_CUES = {"before", "prior to", "earlier than"}
 _AFTER_CUES = {"after", "later than"}
@@ -335,6 +345,9 @@ class TimeHint:
     phrase: str
     spans: tuple[tuple[int, int], ...]  # where the time words are (stripped from the search)
     notes: tuple[str, ...] = ()
+    # "in 2015" in "How many died in 2015?" dates the event, not the article: such ranges
+    # are only hints (a sub-query each; the unfiltered question still runs).
+    soft: tuple[DateMention, ...] = ()
 
 
 def _parser(now: date):  # cached per reference date: building one costs ~1 s once
@@ -400,6 +413,8 @@ def find_time(question: str, now: date) -> TimeHint | None:
     notes: list[str] = []
     since: date | None = None
     until: date | None = None
+    coverage = bool(_COVERAGE.search(question))
+    soft: list[DateMention] = []
     for m in _RANGE_CUE.finditer(question):
         cue = " ".join(m.group(1).lower().split())
         rest = question[m.end() : m.end() + 40]
@@ -433,6 +448,14 @@ def find_time(question: str, now: date) -> TimeHint | None:
                 since = max(filter(None, [since, hi + timedelta(days=1)]))
             elif cue in _SINCE:
                 since = max(filter(None, [since, lo]))
+            elif not coverage:  # in/during the event's time: a hint only
+                end = m.end() + rest.find(text) + len(text)
+                soft.append(
+                    DateMention(
+                        m.start(), end, question[m.start() : end], lo.isoformat(), hi.isoformat()
+                    )
+                )
+                continue
             else:  # in, during, throughout
                 since = max(filter(None, [since, lo]))
                 until = min(filter(None, [until, hi]))
@@ -450,6 +473,13 @@ def find_time(question: str, now: date) -> TimeHint | None:
         lo, hi = window
         if m.group(0).lower().startswith("past"):
             lo, hi = now - (hi - lo), now
+        if not coverage:
+            soft.append(
+                DateMention(
+                    m.start(), m.end(), m.group(0), lo.isoformat(), min(hi, now).isoformat()
+                )
+            )
+            continue
         since = max(filter(None, [since, lo]))
         until = min(filter(None, [until, min(hi, now)]))
         spans.append((m.start(), m.end()))
@@ -459,7 +489,9 @@ def find_time(question: str, now: date) -> TimeHint | None:
         since = until = None
         spans = []
     if not (order or since or until):
-        return TimeHint(None, None, None, "", (), tuple(notes)) if notes else None
+        if notes or soft:
+            return TimeHint(None, None, None, "", (), tuple(notes), tuple(soft))
+        return None
     for rx in (_LATEST, _FIRST):
         if order and (m := rx.search(question)) and (order == "latest") == (rx is _LATEST):
             words.insert(0, m.group(0))
@@ -470,4 +502,5 @@ def find_time(question: str, now: date) -> TimeHint | None:
         "; ".join(words),
         tuple(spans),
         tuple(notes),
+        tuple(soft),
     )

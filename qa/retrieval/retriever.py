@@ -21,6 +21,7 @@ from pydantic import ConfigDict
 from index.archive import ArchiveIndex
 from index.embedder import Embedder
 from index.store import StoredChunk
+from index.stories import StoryClusters
 from qa.response import Filters
 from qa.retrieval.hints import QueryPlan, SubQuery, plan_query, source_aliases
 from qa.retrieval.timeorder import by_date, reference_date
@@ -108,6 +109,14 @@ class HybridSearcher:
         self.decomposer = decomposer
         self.now: str | None = None  # the reference date of relative phrases (None: newest)
         self._newest: str | None = None
+        self._stories: StoryClusters | None = None
+
+    @property
+    def stories(self) -> StoryClusters:
+        """Near-duplicate clusters of the archive (index.stories), found once per index."""
+        if self._stories is None:
+            self._stories = StoryClusters.from_store(self.index.store)
+        return self._stories
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vectors, memoized: chats repeat questions and sub-queries repeat clauses."""
@@ -281,18 +290,26 @@ class HybridSearcher:
         )
 
     def _diversify(self, order: list[tuple[int, float]], k: int) -> list[tuple[StoredChunk, float]]:
-        """Top k with at most `max_chunks_per_article` chunks of any one article."""
+        """Top k with at most `max_chunks_per_article` chunks of any one story: copies of
+        one story (index.stories) count as one, and only its best-ranked copy is shown."""
         limit = self.params.max_chunks_per_article
         per_article: dict[str, int] = defaultdict(int)
+        stories = self.stories
+        shown: dict[str, str] = {}  # story -> the article shown for it
         out: list[tuple[StoredChunk, float]] = []
         window = max(k * 4, 40)
         for lo in range(0, len(order), window):
             chunks = self.index.chunks([row for row, _ in order[lo : lo + window]])
             for row, score in order[lo : lo + window]:
-                chunk = chunks.get(row)
-                if chunk is None or per_article[chunk.article_id] >= limit:
+                chunk = chunk_ = chunks.get(row)
+                if chunk_ is None:
                     continue
-                per_article[chunk.article_id] += 1
+                story = stories.key(chunk_.article_id)
+                if shown.setdefault(story, chunk_.article_id) != chunk_.article_id:
+                    continue  # another copy of a story already shown
+                if per_article[story] >= limit:
+                    continue
+                per_article[story] += 1
                 out.append((chunk, score))
                 if len(out) == k:
                     return out

@@ -18,14 +18,15 @@ NOW = date(2017, 4, 3)
     [
         ("What did the archive report about Brexit before 2017?", None, "2016-12-31", None),
         ("As of 17 February 2017, who was acting adviser?", None, "2017-02-17", None),
-        ("What did Trump say in March 2017 about health care?", "2017-03-01", "2017-03-31", None),
+        ("What was reported in March 2017 about health care?", "2017-03-01", "2017-03-31", None),
         ("news since 1 March 2017 about Le Pen", "2017-03-01", None, None),
         ("What happened in Syria after February 2017?", "2017-03-01", None, None),
         ("What happened in Syria last month?", "2017-03-01", "2017-03-31", None),
-        ("What was said this year about Brexit?", "2017-01-01", "2017-04-03", None),
+        ("What was reported this year about Brexit?", "2017-01-01", "2017-04-03", None),
         ("What is the latest reported on Geert Wilders?", None, None, "latest"),
         ("When did the archive first report Flynn's resignation?", None, None, "first"),
         ("What is the most recent news on Syria in 2016?", "2016-01-01", "2016-12-31", "latest"),
+        ("How many people did opioids kill in the US in 2015?", None, None, None),
     ],
 )
 def test_time_phrases_become_ranges_and_orders(question, since, until, order):
@@ -45,6 +46,17 @@ def test_time_phrases_become_ranges_and_orders(question, since, until, order):
 def test_words_that_are_not_a_time_range_are_left_alone(question):
     hint = find_time(question, NOW)
     assert hint is None or not (hint.since or hint.until or hint.order)
+
+
+def test_the_time_of_an_event_is_a_hint_not_a_filter():
+    """ "in 2015" in a question about the event dates the event, not the article (a 2017
+    article reports the 2015 figure): one more sub-query, the question still unfiltered."""
+    plan = plan_query("How many people did opioids kill in the US in 2015?", {}, now=NOW)
+    assert plan.time is None and plan.subqueries[0].filters.is_empty()
+    assert [(s.filters.since, s.filters.until) for s in plan.subqueries[1:]] == [
+        ("2015-01-01", "2015-12-31")
+    ]
+    assert "2015" in plan.subqueries[0].text
 
 
 def test_an_unreadable_time_phrase_is_ignored_with_a_note():
