@@ -30,6 +30,7 @@ from .buildkit import (  # noqa: F401 - re-exported: the builder's public names
     software_version,
 )
 from .chunker import chunk_article
+from .datecheck import date_notes
 from .embedder import Embedder
 from .errors import EmptyArchiveError
 from .loaders import LoadReport
@@ -74,6 +75,7 @@ def build_index(
                 t0,
                 strict=False,
             )
+        notes += date_notes(articles)
         return _full_build(root, articles, embedder, options, notes, skipped, t0)
 
 

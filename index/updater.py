@@ -41,6 +41,7 @@ from .buildkit import (
     read_articles,
 )
 from .chunker import Chunk, ChunkSettings, chunk_article
+from .datecheck import date_notes
 from .embedder import Embedder
 from .errors import ArticleNotFoundError, EmptyArchiveError, IndexOutdatedError
 from .loaders import LoadReport
@@ -162,6 +163,7 @@ def apply_changes(
             "cannot be added to it: run `archive-qa update --compact` once (it annotates the "
             "whole archive) or rebuild it with `archive-qa build`"
         )
+    notes += date_notes(plan.todo)
     chunked = [(a, chunk_article(a, settings)) for a in plan.todo]
     texts = [indexed_text(a.title, c.text, manifest.index_titles) for a, cs in chunked for c in cs]
     t_annotate = time.perf_counter()
