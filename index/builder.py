@@ -30,12 +30,14 @@ from .buildkit import (  # noqa: F401 - re-exported: the builder's public names
     software_version,
 )
 from .chunker import chunk_article
+from .datecheck import date_notes
 from .embedder import Embedder
 from .errors import EmptyArchiveError
 from .loaders import LoadReport
 from .manifest import check_model, corpus_hash, read_manifest
 from .quotes import quote_chunked, report_note, statements_info
 from .segments import open_live_store
+from .stories import sign_store
 from .updater import ChangeSet, apply_changes
 
 
@@ -74,6 +76,7 @@ def build_index(
                 t0,
                 strict=False,
             )
+        notes += date_notes(articles)
         return _full_build(root, articles, embedder, options, notes, skipped, t0)
 
 
@@ -167,6 +170,9 @@ def _full_build(
         index_type = vectors.choose_index_type(len(texts), options.flat_limit)
         index = vectors.new_index(embedder.dim, index_type, training=vecs)
         vectors.add(index, vecs, store.add_articles(chunked, 0))
+        t_stories = time.perf_counter()
+        sign_store(store)  # one story across outlets: MinHash signatures (index.stories)
+        timings["stories"] = time.perf_counter() - t_stories
         store.commit()
         n_articles, n_chunks = store.counts()
         hashes = store.article_hashes()

@@ -26,6 +26,7 @@ from .manifest import FileEntry, Manifest, corpus_hash
 from .quotes import quote_store, statements_info
 from .segments import copy_sqlite, delta_dir
 from .store import STATEMENT_COLUMNS, ChunkStore, sqlite_uri
+from .stories import sign_store
 
 if TYPE_CHECKING:
     from .updater import Plan
@@ -84,6 +85,7 @@ def compact(
         quoted_now = None
         if "statements" not in manifest.annotations:  # written before statements existed
             quoted_now = quote_store(store, ChunkSettings(**manifest.chunking), options.progress)
+        sign_store(store)  # story signatures of the articles that have none (index.stories)
         store.commit()
 
         index = vectors.load(previous)

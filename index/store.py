@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS statements (
 CREATE INDEX IF NOT EXISTS statements_by_row ON statements(row);
 CREATE INDEX IF NOT EXISTS statements_by_article ON statements(article_id);
 CREATE INDEX IF NOT EXISTS statements_by_speaker ON statements(normalized COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS story_sigs (
+    article_id TEXT PRIMARY KEY,
+    sig BLOB NOT NULL
+);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles(date);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
@@ -303,6 +307,7 @@ class ChunkStore:
             self.conn.execute("DELETE FROM chunks WHERE article_id=?", (aid,))
             self.conn.execute("DELETE FROM statements WHERE article_id=?", (aid,))
             self.conn.execute("DELETE FROM articles WHERE id=?", (aid,))
+            self.conn.execute("DELETE FROM story_sigs WHERE article_id=?", (aid,))
         return removed
 
     def mark_dead(self, article_ids: Iterable[str], rows: Iterable[int]) -> None:
@@ -531,6 +536,83 @@ class ChunkStore:
                     "SELECT source, count(*) FROM articles WHERE source IS NOT NULL GROUP BY source ORDER BY 2 DESC, 1"
                 )
             )
+
+    def article_dates(
+        self, rows: Sequence[int] | None = None
+    ) -> list[tuple[str, str | None, str | None]]:
+        """(article id, date, source) of the articles holding these chunk rows (None: every
+        article): what a timeline counts."""
+        with self._lock:
+            if rows is None:
+                return self.conn.execute("SELECT id, date, source FROM articles").fetchall()
+            marks = ",".join("?" * len(rows))
+            return self.conn.execute(
+                "SELECT DISTINCT a.id, a.date, a.source FROM chunks c JOIN articles a "
+                f"ON a.id = c.article_id WHERE c.row IN ({marks})",
+                [int(r) for r in rows],
+            ).fetchall()
+
+    # -- one story across outlets (index.stories) ------------------------------
+    def _has_table(self, schema: str, table: str) -> bool:
+        sql = f"SELECT 1 FROM {schema}.sqlite_master WHERE type='table' AND name=?"
+        return self.conn.execute(sql, (table,)).fetchone() is not None
+
+    def story_signatures(self) -> list[tuple[str, object]]:
+        """(article id, MinHash values) of the live articles that have a stored signature:
+        the base's minus the delta's tombstones, plus the delta's."""
+        from .stories import from_blob
+
+        out = []
+        with self._lock:
+            if self._has_table("main", "story_sigs"):
+                sql = (
+                    "SELECT article_id, sig FROM main.story_sigs "
+                    "WHERE article_id IN (SELECT id FROM main.articles)"
+                )
+                if self.delta is not None:
+                    sql += " AND article_id NOT IN (SELECT id FROM delta.dead_articles)"
+                out += self.conn.execute(sql).fetchall()
+            if self.delta is not None and self._has_table("delta", "story_sigs"):
+                out += self.conn.execute(
+                    "SELECT article_id, sig FROM delta.story_sigs "
+                    "WHERE article_id IN (SELECT id FROM delta.articles)"
+                ).fetchall()
+        return [(aid, from_blob(blob)) for aid, blob in out]
+
+    def article_ids(self) -> list[str]:
+        with self._lock:
+            return [a for (a,) in self.conn.execute("SELECT id FROM articles ORDER BY id")]
+
+    def article_texts(self, article_ids: Sequence[str]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        ids = list(article_ids)
+        with self._lock:
+            for lo in range(0, len(ids), 500):
+                part = ids[lo : lo + 500]
+                marks = ",".join("?" * len(part))
+                out += self.conn.execute(
+                    f"SELECT id, text FROM articles WHERE id IN ({marks})", part
+                ).fetchall()
+        return out
+
+    def unsigned_articles(self) -> list[tuple[str, str]]:
+        """(id, text) of this (writable) store's articles without a story signature."""
+        with self._lock:
+            return self.conn.execute(
+                "SELECT id, text FROM articles WHERE id NOT IN (SELECT article_id FROM story_sigs)"
+            ).fetchall()
+
+    def set_story_signatures(self, values: Iterable[tuple[str, bytes]]) -> None:
+        with self._lock:
+            self.conn.executemany("INSERT OR REPLACE INTO story_sigs VALUES (?,?)", list(values))
+
+    def undated_articles(self) -> int:
+        """Articles with no publication date (kept; left out of time-bound answers)."""
+        with self._lock:
+            (n,) = self.conn.execute(
+                "SELECT count(*) FROM articles WHERE date IS NULL OR date = ''"
+            ).fetchone()
+        return int(n)
 
     def date_range(self) -> tuple[str | None, str | None]:
         with self._lock:

@@ -41,6 +41,7 @@ from .buildkit import (
     read_articles,
 )
 from .chunker import Chunk, ChunkSettings, chunk_article
+from .datecheck import date_notes
 from .embedder import Embedder
 from .errors import ArticleNotFoundError, EmptyArchiveError, IndexOutdatedError
 from .loaders import LoadReport
@@ -48,6 +49,7 @@ from .manifest import Manifest, Segments, check_model, corpus_hash_update, read_
 from .quotes import quote_chunked, report_note
 from .segments import DELTA, copy_sqlite, delta_dir, link_base, open_live_store
 from .store import ChunkStore
+from .stories import sign_store
 
 
 @dataclass
@@ -162,6 +164,7 @@ def apply_changes(
             "cannot be added to it: run `archive-qa update --compact` once (it annotates the "
             "whole archive) or rebuild it with `archive-qa build`"
         )
+    notes += date_notes(plan.todo)
     chunked = [(a, chunk_article(a, settings)) for a in plan.todo]
     texts = [indexed_text(a.title, c.text, manifest.index_titles) for a, cs in chunked for c in cs]
     t_annotate = time.perf_counter()
@@ -352,6 +355,7 @@ def _write_delta(
         dropped = store.remove_articles(sorted(plan.delta_drop))
         store.mark_dead(sorted(plan.base_drop), plan.base_dead_rows)
         rows = store.add_articles(chunked, plan.next_row)
+        sign_store(store)  # the new articles' story signatures (index.stories)
         store.commit()
         delta_articles, delta_chunks = store.counts()
         (dead_articles,) = store.conn.execute("SELECT count(*) FROM dead_articles").fetchone()

@@ -5,7 +5,9 @@ One shape everywhere, so a portal that reads the API sees exactly what the page 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import date as _date
+
+from pydantic import BaseModel, Field, computed_field
 
 # What every generator says when the archive does not hold the answer.
 REFUSAL = "I could not find this in the archive."
@@ -23,6 +25,48 @@ class Filters(BaseModel):
 
     def is_empty(self) -> bool:
         return not (self.sources or self.since or self.until or self.article_ids)
+
+
+class TimeRange(BaseModel):
+    """The dates a time-aware question was answered over ("as of March 2017", "latest")."""
+
+    since: str | None = Field(None, description="ISO date, inclusive (None: open).")
+    until: str | None = Field(None, description="ISO date, inclusive (None: open).")
+    order: str | None = Field(
+        None, description="latest or first: candidates were ordered by date, newest/oldest first."
+    )
+    phrase: str = Field("", description="The words of the question the range was read from.")
+    reference_date: str | None = Field(
+        None, description="What relative phrases ('last month') were resolved against."
+    )
+
+    def describe(self) -> str:
+        """One line for the reader: 'Dates used: up to 31 March 2017 (latest first)'."""
+        if self.since and self.until:
+            span = f"{human_date(self.since)} to {human_date(self.until)}"
+        elif self.since:
+            span = f"from {human_date(self.since)}"
+        elif self.until:
+            span = f"up to {human_date(self.until)}"
+        else:
+            span = "the whole archive"
+        how = {"latest": " (newest first)", "first": " (oldest first)"}.get(self.order or "", "")
+        return f"Dates used: {span}{how}"
+
+
+class StoryCopy(BaseModel):
+    """Another outlet's (or an earlier/later) copy of the same story (index.stories)."""
+
+    article_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+
+    @computed_field(description="Outlet and date: 'cnn.com, 1 March 2017'.")
+    @property
+    def label(self) -> str:
+        return dated_label(self.source, self.date)
 
 
 class Citation(BaseModel):
@@ -47,6 +91,18 @@ class Citation(BaseModel):
     match: str = Field(
         "exact", description="How the quote was found: exact, normalized, fuzzy or unverified."
     )
+
+    also_published_by: list[StoryCopy] = Field(
+        default_factory=list,
+        description="Near-duplicate copies of this article (the same story republished).",
+    )
+
+    @computed_field(
+        description="Outlet and date as the reader sees them: 'tass.com, 14 March 2017'."
+    )
+    @property
+    def label(self) -> str:
+        return dated_label(self.source, self.date)
 
 
 class Quote(BaseModel):
@@ -80,6 +136,9 @@ class Passage(BaseModel):
     score: float
     dense_score: float | None = None
     bm25_score: float | None = None
+    also_published_by: list[StoryCopy] = Field(
+        default_factory=list, description="Near-duplicate copies of this article."
+    )
 
 
 class Timings(BaseModel):
@@ -127,5 +186,25 @@ class Answer(BaseModel):
         "word) over the second in the model's first token, when the verdict was decided "
         "from them; positive favours the first.",
     )
+    time_range: TimeRange | None = Field(
+        None, description="The date range and order a time-aware question was answered with."
+    )
     verified_citations: int = Field(0, description="Citations whose quote was found.")
     unverified_citations: int = Field(0, description="Citations shown without a quote.")
+
+
+def human_date(value: str | None) -> str | None:
+    """'2017-03-14...' as '14 March 2017' (None when there is no date; the raw text when
+    it is not ISO)."""
+    if not value:
+        return None
+    try:
+        d = _date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+def dated_label(source: str | None, date: str | None) -> str:
+    """Every citation says who published it and when, so an answer never reads as timeless."""
+    return ", ".join([source or "unknown outlet", human_date(date) or "undated"])

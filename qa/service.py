@@ -36,7 +36,16 @@ from qa.answer.statements import (
 )
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
-from qa.response import Answer, Citation, Filters, Passage, Quote, Timings
+from qa.response import (
+    Answer,
+    Citation,
+    Filters,
+    Passage,
+    Quote,
+    StoryCopy,
+    TimeRange,
+    Timings,
+)
 from qa.retrieval.decompose import llm_decomposer
 from qa.retrieval.retriever import (
     ArchiveRetriever,
@@ -56,6 +65,32 @@ def check_k(k: int | None) -> int | None:
     if k is not None and not 1 <= k <= MAX_K:
         raise QuestionError(f"k must be between 1 and {MAX_K}, not {k}")
     return k
+
+
+def check_now(now: str | None) -> str | None:
+    """A reference date given by a caller or the settings: an ISO day, else a clear error."""
+    if now is None or not str(now).strip():
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(now).strip()[:10]).isoformat()
+    except ValueError:
+        raise QuestionError(f"now {now!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def time_range(plan: Any, reference: str) -> TimeRange | None:
+    """The answer's account of the dates it used (None: the question named no time)."""
+    hint = getattr(plan, "time", None)
+    if hint is None:
+        return None
+    return TimeRange(
+        since=hint.since,
+        until=hint.until,
+        order=hint.order,
+        phrase=hint.phrase,
+        reference_date=reference,
+    )
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -190,6 +225,7 @@ class QAService:
             rerank_candidates=settings.rerank_candidates,
             decomposer=decomposer,
         )
+        self.searcher.now = check_now(settings.now)
         chunking = ChunkSettings(**index.manifest.chunking)
         self.statements = StatementFinder(index.store, self.searcher, embedder, chunking)
         self.answerer = ExtractiveAnswerer(
@@ -277,7 +313,15 @@ class QAService:
         query = clean_question(query, self.settings.max_question_chars)
         check_content(query)
         result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
-        return [_passage(i, h) for i, h in enumerate(result.hits, start=1)]
+        return [self._with_copies(_passage(i, h)) for i, h in enumerate(result.hits, start=1)]
+
+    def timeline(self, query: str = "", by: str = "month", filters: Filters | None = None) -> Any:
+        """Matching articles per period and outlet (`qa.timeline`); "" charts the archive."""
+        from qa.timeline import build_timeline
+
+        if query and query.strip() not in ("", "*"):
+            query = clean_question(query, self.settings.max_question_chars)
+        return build_timeline(self.searcher, query, by, filters)  # type: ignore[arg-type]
 
     def stream(
         self,
@@ -285,6 +329,7 @@ class QAService:
         k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[tuple[str, str]] | None = None,
+        now: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text pieces as they are produced, then the final `Answer` last.
 
@@ -296,9 +341,10 @@ class QAService:
         question = clean_question(question, self.settings.max_question_chars)
         check_content(question, history)
         k = check_k(k)
+        now = check_now(now)
         filters = filters or Filters()
         if self.chain is None:
-            answer = self._extractive(question, k, filters, history)
+            answer = self._extractive(question, k, filters, history, now)
             yield answer.answer
             yield answer
             return
@@ -320,13 +366,14 @@ class QAService:
         k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[tuple[str, str]] | None = None,
+        now: str | None = None,
     ) -> Answer:
         """Answer one question. `history` is the earlier (question, answer) turns of a
         chat; an LLM generator rewrites a follow-up into a standalone question with it
         before retrieving; without one, references ("he", "that", "the company") are
         resolved from the previous turn (`qa.answer.followup`)."""
         answer = None
-        for item in self.stream(question, k=k, filters=filters, history=history):
+        for item in self.stream(question, k=k, filters=filters, history=history, now=now):
             answer = item
         assert isinstance(answer, Answer)
         return answer
@@ -374,6 +421,7 @@ class QAService:
             verdict_logodds=None if refused or out.verdict is None else out.verdict.logodds,
             verified_citations=verified,
             unverified_citations=unverified,
+            time_range=time_range(out.result.plan, self.searcher.reference_date()),
         )
 
     def _extractive(
@@ -382,6 +430,7 @@ class QAService:
         k: int | None,
         filters: Filters,
         history: Sequence[tuple[str, str]] | None,
+        now: str | None = None,
     ) -> Answer:
         t0 = time.perf_counter()
         rewrite = standalone(question, history)
@@ -402,7 +451,7 @@ class QAService:
         if said is not None:
             return said
         read_k = k or max(self.settings.k, self.settings.reader_k)
-        result = self.searcher.search(searched, read_k, filters)
+        result = self.searcher.search(searched, read_k, filters, now=now)
         t1 = time.perf_counter()
         notes = rewrite.notes + list(result.notes)
         weak = result.too_weak(self.settings.min_relevance)
@@ -431,6 +480,7 @@ class QAService:
             ),
             short_answer=short,
             standalone_question=searched if rewrite.changed else None,
+            time_range=time_range(result.plan, self.searcher.reference_date(now)),
         )
 
     def quotes(
@@ -500,14 +550,30 @@ class QAService:
             question=question,
             answer=text,
             refused=refused,
-            citations=citations,
-            related=_related(hits, citations),
+            citations=[self._with_copies(c) for c in citations],
+            related=[self._with_copies(p) for p in _related(hits, citations)],
             notes=notes,
             filters=filters,
             generator=self.generator,
             timings=timings,
             **fields,
         )
+
+    def _with_copies(self, item: Any) -> Any:
+        """A citation or passage with the other copies of its story ("also published by")."""
+        others = self.searcher.stories.others(item.article_id)
+        if not others:
+            return item
+        copies = []
+        for aid in others:
+            a = self.index.store.article(aid)
+            if a is not None:
+                copies.append(
+                    StoryCopy(
+                        article_id=a.id, title=a.title, source=a.source, date=a.date, url=a.url
+                    )
+                )
+        return item.model_copy(update={"also_published_by": copies})
 
     def info(self) -> IndexInfo:
         return self.index.info()

@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         "for (the answer's fact is often in a paragraph just below the top few).",
     )
     max_question_chars: int = Field(2000, ge=10)
+    now: str | None = Field(
+        None,
+        description="Reference date (YYYY-MM-DD) that relative time phrases in questions "
+        "('last month', 'this year') resolve against; default: the archive's newest article.",
+    )
 
     # Safety
     verify_checksums: bool = Field(True, description="Check index file checksums on load.")

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.errors import ArchiveQAError, FilterError, QuestionError
 from qa.response import Answer, Filters, Passage, Quote
 from qa.retrieval.filters import make_filters
-from qa.service import QAService, clean_question
+from qa.service import QAService, check_now, clean_question
+from qa.timeline import Timeline
 from ui.holder import ServiceHolder
 
 log = logging.getLogger("archive_qa.ui")
@@ -59,6 +60,11 @@ class AskRequest(BaseModel):
     )
     filters: FilterSpec | None = None
     k: int | None = Field(None, ge=1, le=50, description="Paragraphs to retrieve.")
+    now: str | None = Field(
+        None,
+        description="Reference date (YYYY-MM-DD) for relative time phrases ('last month'); "
+        "default: the `now` setting, else the archive's newest article.",
+    )
 
 
 class SearchRequest(BaseModel):
@@ -81,6 +87,16 @@ class QuotesRequest(BaseModel):
     speaker: str | None = None
     filters: FilterSpec | None = None
     limit: int = Field(20, ge=1, le=200)
+
+
+class TimelineRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"query": "Brexit", "by": "month"}]}
+    )
+
+    query: str = Field("", description="What to chart ('' or '*': the whole archive).")
+    by: Literal["month", "week", "day"] = "month"
+    filters: FilterSpec | None = None
 
 
 class Health(BaseModel):
@@ -110,6 +126,7 @@ class Prepared:
     filters: Filters | None
     history: list[tuple[str, str]]
     k: int | None
+    now: str | None = None
 
 
 ERRORS = {
@@ -174,12 +191,14 @@ def prepare_ask(body: AskRequest, request: Request) -> Prepared:
     service = _service(holder)
     with _guarded():
         filters = _filters(service, body.filters)
+        now = check_now(body.now)
     return Prepared(
         service=service,
         question=question,
         filters=filters,
         history=[(t.question, t.answer) for t in body.history],
         k=body.k,
+        now=now,
     )
 
 
@@ -190,7 +209,7 @@ router = APIRouter(prefix="/api", tags=["archive"])
 def ask(p: Annotated[Prepared, Depends(prepare_ask)]) -> Answer:
     """Answer a question, every claim quoted from and cited to its paragraph."""
     with _guarded():
-        return p.service.ask(p.question, k=p.k, filters=p.filters, history=p.history)
+        return p.service.ask(p.question, k=p.k, filters=p.filters, history=p.history, now=p.now)
 
 
 @router.post("/ask/stream", response_class=EventSourceResponse, responses=ERRORS)
@@ -198,7 +217,9 @@ def ask_stream(p: Annotated[Prepared, Depends(prepare_ask)]) -> Iterator[ServerS
     """Server-sent events: `token` events (`{"text": ...}`) as the answer is written, then
     one `answer` event with the full answer object (citations included), or `error`."""
     try:
-        for piece in p.service.stream(p.question, k=p.k, filters=p.filters, history=p.history):
+        for piece in p.service.stream(
+            p.question, k=p.k, filters=p.filters, history=p.history, now=p.now
+        ):
             if isinstance(piece, Answer):
                 yield ServerSentEvent(event="answer", data=piece.model_dump(mode="json"))
                 return
@@ -233,6 +254,18 @@ def quotes(body: QuotesRequest, request: Request) -> list[Quote]:
         return service.quotes(
             query, body.speaker, filters=_filters(service, body.filters), limit=body.limit
         )
+
+
+@router.post("/timeline", responses=ERRORS)
+def timeline(body: TimelineRequest, request: Request) -> Timeline:
+    """Matching articles per period and outlet (bounded: at most 400 periods, 8 outlets)."""
+    holder = _holder(request)
+    query = body.query
+    if query.strip() not in ("", "*"):
+        query = _question(query, holder.settings.max_question_chars)
+    service = _service(holder)
+    with _guarded():
+        return service.timeline(query, body.by, _filters(service, body.filters))
 
 
 @router.get("/health", responses={503: ERRORS[503]})

@@ -270,6 +270,10 @@ def ask(
     stream: Annotated[
         bool, typer.Option("--stream", help="Print the answer as it is generated.")
     ] = False,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Reference date for 'last month' etc. (YYYY-MM-DD)."),
+    ] = None,
 ) -> None:
     """Answer a question from the archive, quoting and citing its paragraphs."""
 
@@ -280,7 +284,7 @@ def ask(
     f = _filters(service, source, since, until)
     if stream and not as_json:
         answer = None
-        for item in service.stream(question, k=k, filters=f):
+        for item in service.stream(question, k=k, filters=f, now=now):
             if isinstance(item, str):
                 typer.echo(item, nl=False)
                 sys.stdout.flush()
@@ -288,13 +292,40 @@ def ask(
                 answer = item
         typer.echo("\n")
     else:
-        answer = service.ask(question, k=k, filters=f)
+        answer = service.ask(question, k=k, filters=f, now=now)
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
     else:
         from ui.terminal import print_answer
 
         print_answer(answer)
+
+
+@app.command()
+@guarded
+def timeline(
+    query: Annotated[
+        str, typer.Argument(help="What to chart; '' or '*' for the whole archive.")
+    ] = "",
+    index: IndexOpt = None,
+    by: Annotated[str, typer.Option("--by", help="month | week | day.")] = "month",
+    source: Annotated[list[str] | None, typer.Option("--source")] = None,
+    since: Annotated[str | None, typer.Option("--since")] = None,
+    until: Annotated[str | None, typer.Option("--until")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Matching articles per period and outlet: how coverage of something developed."""
+
+    from qa.service import QAService
+
+    service = QAService.from_settings(_settings(index))
+    tl = service.timeline(query, by, _filters(service, source, since, until))
+    if as_json:
+        typer.echo(tl.model_dump_json(indent=2))
+        return
+    from ui.terminal import print_timeline
+
+    print_timeline(tl)
 
 
 @app.command()

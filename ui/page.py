@@ -99,10 +99,13 @@ def build_page(holder: ServiceHolder) -> gr.Blocks:
         inputs = [ui.question, ui.chat, ui.outlets, ui.since, ui.until, ui.turns]
         outputs = [ui.chat, ui.sources, ui.question, ui.turns]
         hidden = {"api_visibility": "undocumented"}
-        ui.question.submit(handlers.respond, inputs, outputs, **hidden)
-        ui.ask_btn.click(handlers.respond, inputs, outputs, **hidden)
+        asked = [
+            ui.question.submit(handlers.respond, inputs, outputs, **hidden),
+            ui.ask_btn.click(handlers.respond, inputs, outputs, **hidden),
+        ]
         ui.clear_btn.click(handlers.clear, None, outputs, **hidden)
         page.load(handlers.status_now, None, [ui.status, ui.outlets], **hidden)
+        _wire_timeline(ui, handlers.holder, hidden, asked)
         gr.api(_ask_endpoint(holder), api_name="ask")
         gr.api(_search_endpoint(holder), api_name="search")
         _who_said_what(holder)
@@ -191,6 +194,11 @@ class _Components:
     since: gr.Textbox
     until: gr.Textbox
     sources: gr.HTML
+    tl_query: gr.Textbox
+    tl_by: gr.Radio
+    tl_plot: gr.BarPlot
+    tl_period: gr.Dropdown
+    tl_note: gr.Markdown
 
 
 def _layout(max_question_chars: int, outlet_choices: list[str]) -> _Components:
@@ -209,8 +217,9 @@ def _layout(max_question_chars: int, outlet_choices: list[str]) -> _Components:
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
             sources = gr.HTML(sources_html(None), elem_id="sources")
+            timeline = _timeline_panel()
     return _Components(
-        status, turns, chat, question, ask_btn, clear_btn, outlets, since, until, sources
+        status, turns, chat, question, ask_btn, clear_btn, outlets, since, until, sources, *timeline
     )
 
 
@@ -424,3 +433,87 @@ def _filters_or_error(service, sources, since, until) -> Filters | None:
     except ValueError as exc:
         raise gr.Error(str(exc)) from None
     return None if f.is_empty() else f
+
+
+def _timeline_panel() -> tuple[gr.Textbox, gr.Radio, gr.BarPlot, gr.Dropdown, gr.Markdown]:
+    """Coverage over time: matching articles per period and outlet; choosing a period (or
+    selecting bars) sets the Since/Until filters of the next question."""
+    with gr.Accordion("Coverage over time", open=True, elem_id="timeline"):
+        with gr.Row():
+            query = gr.Textbox(
+                label="Chart articles matching", placeholder="e.g. Brexit", elem_id="tl-query"
+            )
+            by = gr.Radio(["month", "week", "day"], value="month", label="By", elem_id="tl-by")
+        plot = gr.BarPlot(
+            x="period", y="count", color="outlet", label="Articles", elem_id="tl-plot", height=260
+        )
+        period = gr.Dropdown(choices=[], label="Filter the search to a period", elem_id="tl-period")
+        note = gr.Markdown("", elem_id="tl-note")
+    return query, by, plot, period, note
+
+
+def _wire_timeline(ui: _Components, holder: ServiceHolder, hidden: dict, asked: list) -> None:
+    """After each question, chart its coverage; a chosen period or brushed bars become the
+    Since/Until filters."""
+    import html
+
+    import pandas as pd
+
+    def chart(query: str, by: str, outlets: list[str] | None, since: str, until: str):
+        service = holder.get()
+        try:
+            filters = make_filters(outlets, since, until, [n for n, _ in service.info().sources])
+            tl = service.timeline(query or "", by or "month", filters)
+        except (ArchiveQAError, ValueError) as exc:
+            return gr.update(), gr.update(), f"⚠ {exc}"
+        df = pd.DataFrame([b.model_dump() for b in tl.bars], columns=["period", "outlet", "count"])
+        periods = sorted({b.period for b in tl.bars})
+        choices = [("whole archive", "")] + [(p, f"{p}|{tl.period_range(p)[1]}") for p in periods]
+        line = f"{tl.articles:,} articles by {tl.by}" + "".join(f" · {n}" for n in tl.notes)
+        return df, gr.update(choices=choices, value=None), line
+
+    def from_chat(chat: list[dict[str, Any]], by: str, outlets, since, until):
+        asked = [m.get("content", "") for m in chat or [] if m.get("role") == "user"]
+        query = html.unescape(asked[-1]) if asked else ""
+        return (query, *chart(query, by, outlets, since, until))
+
+    def choose(value: str | None):
+        if value is None:
+            return gr.update(), gr.update()
+        lo, _, hi = (value or "").partition("|")
+        return lo, hi
+
+    def selected(evt: gr.SelectData):
+        """Bars brushed on the chart: their x range as Since/Until."""
+        index = evt.index if isinstance(evt.index, (list, tuple)) else [evt.index]
+        days = [_day(v) for v in index if v is not None]
+        days = [d for d in days if d]
+        if not days:
+            return gr.update(), gr.update()
+        return min(days), max(days)
+
+    tl_in = [ui.tl_query, ui.tl_by, ui.outlets, ui.since, ui.until]
+    tl_out = [ui.tl_plot, ui.tl_period, ui.tl_note]
+    ui.tl_query.submit(chart, tl_in, tl_out, **hidden)
+    ui.tl_by.change(chart, tl_in, tl_out, **hidden)
+    chat_in = [ui.chat, ui.tl_by, ui.outlets, ui.since, ui.until]
+    for event in asked:
+        event.then(from_chat, chat_in, [ui.tl_query, *tl_out], **hidden)
+    ui.tl_period.change(choose, [ui.tl_period], [ui.since, ui.until], **hidden)
+    ui.tl_plot.select(selected, None, [ui.since, ui.until], **hidden)
+
+
+def _day(value: Any) -> str | None:
+    """A plot selection bound (an ISO string or epoch milliseconds) as YYYY-MM-DD."""
+    from datetime import datetime, timezone
+
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=timezone.utc).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value)[:10]
+    try:
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        return None

@@ -12,7 +12,7 @@ from html import escape
 from urllib.parse import urlsplit
 
 from index.archive import IndexInfo
-from qa.response import Answer, Citation
+from qa.response import Answer, Citation, dated_label
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
@@ -30,14 +30,16 @@ def safe_url(url: str | None) -> str | None:
     return url.strip()
 
 
-def answer_html(text: str, cited: set[int]) -> str:
-    """Escape the answer and turn each `[n]` that names a citation into a link to source n."""
+def answer_html(text: str, cited: set[int], labels: dict[int, str] | None = None) -> str:
+    """Escape the answer and turn each `[n]` that names a citation into a link to source n
+    (its tooltip the source's outlet and date, from `labels`)."""
 
     def link(m: re.Match[str]) -> str:
         n = int(m.group(1))
         if n not in cited:
             return m.group(0)
-        return f'<a class="cite" href="#src-{n}" title="show source {n}">[{n}]</a>'
+        where = f": {escape(labels[n], quote=True)}" if labels and n in labels else ""
+        return f'<a class="cite" href="#src-{n}" title="show source {n}{where}">[{n}]</a>'
 
     return _MARKER.sub(link, escape(text)).replace("\n", "<br>")
 
@@ -55,9 +57,7 @@ def highlighted_paragraph(c: Citation) -> str:
 
 
 def citation_card(c: Citation) -> str:
-    meta = " · ".join(
-        [escape(x) for x in (c.source, (c.date or "")[:10]) if x] + [f"paragraph {c.paragraph}"]
-    )
+    meta = f"{escape(c.label)} · paragraph {c.paragraph}"
     url = safe_url(c.url)
     link = (
         f'<a href="{escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
@@ -65,12 +65,25 @@ def citation_card(c: Citation) -> str:
         if url
         else "no link"
     )
+    also = ""
+    if c.also_published_by:
+        copies = []
+        for cp in c.also_published_by:
+            where = escape(dated_label(cp.source, cp.date))
+            u = safe_url(cp.url)
+            copies.append(
+                f'<a href="{escape(u, quote=True)}" target="_blank" rel="noopener noreferrer">'
+                f"{where}</a>"
+                if u
+                else where
+            )
+        also = f'<p class="also">also published by {"; ".join(copies)}</p>'
     return (
         f'<details class="source" id="src-{c.n}" data-n="{c.n}">'
         f'<summary><span class="n">[{c.n}]</span> <span class="headline">{escape(c.title)}</span>'
         f'<br><span class="meta">{meta}</span></summary>'
         f'<p class="para">{highlighted_paragraph(c)}</p>'
-        f'<p class="link">{link}</p>'
+        f'<p class="link">{link}</p>{also}'
         "</details>"
     )
 
@@ -97,16 +110,18 @@ def chat_answer_html(answer: Answer, turn: int = 0) -> str:
     """The assistant's final chat message: the answer with linked markers, and its own
     short list of sources. The panel shows the newest answer's sources only, so an earlier
     answer's [n] opens this list instead of the newest answer's source n."""
-    body = answer_html(answer.answer, {c.n for c in answer.citations})
+    body = answer_html(
+        answer.answer, {c.n for c in answer.citations}, {c.n: c.label for c in answer.citations}
+    )
     if answer.standalone_question:
         # A follow-up was searched as a standalone question: say so, in small type.
         body += f'<div class="searched-as">searched as: {escape(answer.standalone_question)}</div>'
+    if answer.time_range is not None:
+        body += f'<div class="time-range">{escape(answer.time_range.describe())}</div>'
     if not answer.citations:
         return f'<div class="answer turn-{turn}">{body}</div>'
     items = "".join(
-        f"<li>{escape(c.title)} · "
-        + " · ".join(escape(x) for x in (c.source, (c.date or "")[:10]) if x)
-        + f" · paragraph {c.paragraph}"
+        f"<li>{escape(c.title)} · {escape(c.label)} · paragraph {c.paragraph}"
         + (f": “{escape(c.quote)}”" if c.quote else "")
         + "</li>"
         for c in answer.citations

@@ -76,17 +76,22 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"[bold]Q:[/] {answer.question}", markup=True, highlight=False)
     console.print(f"[bold]A:[/] {_escape(answer.answer)}", highlight=False)
+    if answer.time_range is not None:
+        console.print(f"[dim]{_escape(answer.time_range.describe())}[/]", highlight=False)
     for note in answer.notes:
         console.print(f"[yellow]note:[/] {_escape(note)}", highlight=False)
     if answer.citations:
         console.print("\n[bold]Sources[/]")
     for c in answer.citations:
-        meta = " · ".join(x for x in (c.source, c.date, f"paragraph {c.paragraph}") if x)
+        meta = f"{c.label} · paragraph {c.paragraph}"
         console.print(
             f"[bold][{c.n}][/] {_escape(c.title)}  [dim]{_escape(meta)}[/]", highlight=False
         )
         if c.url:
             console.print(f"    [dim]{_escape(c.url)}[/]", highlight=False)
+        if c.also_published_by:
+            copies = "; ".join(f"{x.label}" for x in c.also_published_by)
+            console.print(f"    [dim]also published by {_escape(copies)}[/]", highlight=False)
         before, quote, after = (
             c.text[: c.quote_start],
             c.text[c.quote_start : c.quote_end],
@@ -119,3 +124,21 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def print_timeline(tl: Any, console: Console | None = None) -> None:
+    """One row per period, one column per charted outlet."""
+    console = console or Console()
+    table = Table(title=f"{tl.query or 'whole archive'}: {tl.articles:,} articles by {tl.by}")
+    table.add_column(tl.by, no_wrap=True)
+    for outlet in tl.outlets:
+        table.add_column(outlet, justify="right")
+    table.add_column("all", justify="right")
+    cells: dict[str, dict[str, int]] = {}
+    for bar in tl.bars:
+        cells.setdefault(bar.period, {})[bar.outlet] = bar.count
+    for period, row in cells.items():
+        table.add_row(period, *(str(row.get(o, "")) for o in tl.outlets), str(sum(row.values())))
+    console.print(table)
+    for note in tl.notes:
+        console.print(f"[yellow]note:[/] {_escape(note)}", highlight=False)

@@ -72,6 +72,7 @@ class QueryPlan:
     sources: list[SourceMention] = field(default_factory=list)
     dates: list[DateMention] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the planner could not do
+    time: TimeHint | None = None  # the question's time range / date order (find_time)
 
 
 def source_aliases(sources: Iterable[str]) -> dict[str, set[str]]:
@@ -178,17 +179,26 @@ def _window(m: re.Match[str], kind: str) -> tuple[date, date] | None:
 
 
 def plan_query(
-    question: str, aliases: dict[str, set[str]], base: Filters | None = None, clauses: bool = True
+    question: str,
+    aliases: dict[str, set[str]],
+    base: Filters | None = None,
+    clauses: bool = True,
+    now: date | None = None,
 ) -> QueryPlan:
     """The full question under the caller's filters, plus one sub-query per named outlet
     (or per date, when no outlet is named). With `clauses`, each outlet's sub-query is the
-    clause that talks about it (decomposition); without, the whole question."""
+    clause that talks about it (decomposition); without, the whole question. With `now`
+    (the reference date), a time range the question states ("before 2017", "as of March
+    2017", "last month") filters every sub-query, and `plan.time` says so."""
     base = base or Filters()
     plan = QueryPlan(question, sources=find_sources(question, aliases), dates=find_dates(question))
     mentions = plan.sources
+    time_spans: list[Mention] = []
+    if now is not None:
+        base, time_spans = _apply_time(plan, base, now)
     # Outlet names rarely occur in article bodies: searching on them only adds noise.
     plan.subqueries.append(
-        SubQuery(_strip_spans(question, 0, list(mentions)) or question, base, "question")
+        SubQuery(_strip_spans(question, 0, [*mentions, *time_spans]) or question, base, "question")
     )
     if mentions:
         for i, mention in enumerate(mentions):
@@ -230,6 +240,43 @@ def plan_query(
     return plan
 
 
+def _apply_time(plan: QueryPlan, base: Filters, now: date) -> tuple[Filters, list[Mention]]:
+    """The caller's filters narrowed to the question's time range, and the time words to
+    leave out of the searched text. Two or more named outlets keep their dates as
+    per-outlet hints: one range over all of them could exclude the others' articles."""
+    hint = find_time(plan.question, now)
+    if hint is None:
+        return base, []
+    plan.notes += list(hint.notes)
+    for d in hint.soft:  # the event's time: one more sub-query, like a date hint
+        if not any(x.start < d.end and d.start < x.end for x in plan.dates):
+            plan.dates.append(d)
+    plan.dates.sort(key=lambda d: d.start)
+    spans = [Mention(s, e, plan.question[s:e]) for s, e in hint.spans]
+    for rx in (_LATEST, _FIRST):
+        if hint.order and (m := rx.search(plan.question)):
+            spans.append(Mention(m.start(), m.end(), m.group(0)))
+            break
+    if not (hint.since or hint.until):
+        plan.time = hint if hint.order else None
+        return base, spans if hint.order else []
+    if len(plan.sources) > 1:
+        plan.time = TimeHint(None, None, hint.order, hint.phrase, (), hint.notes)
+        plan.notes.append(
+            f"{hint.phrase!r} kept as a hint per outlet: the question names several outlets"
+        )
+        return base, []
+    since = max(filter(None, [base.since, hint.since]), default=None)
+    until = min(filter(None, [base.until, hint.until]), default=None)
+    if since and until and since > until:
+        plan.notes.append(f"{hint.phrase!r} falls outside the chosen dates; ignored")
+        return base, []
+    plan.time = TimeHint(since, until, hint.order, hint.phrase, hint.spans, hint.notes)
+    # Dates inside the range's words are that range, not extra sub-queries.
+    plan.dates = [d for d in plan.dates if not any(s <= d.start < e for s, e in hint.spans)]
+    return base.model_copy(update={"since": since, "until": until}), spans
+
+
 def _clause_start(question: str, lo: int, hi: int) -> int:
     """Where the clause about the next outlet begins: the last clause break between two mentions."""
     breaks = [
@@ -245,3 +292,215 @@ def _strip_spans(segment: str, offset: int, spans: list[Mention]) -> str:
         for i in range(max(span.start - offset, 0), min(span.end - offset, len(chars))):
             chars[i] = " "
     return " ".join("".join(chars).split())
+
+
+# -- time-aware questions -----------------------------------------------------------
+# Cue words find where a time phrase is; dateparser reads the phrase itself (absolute or
+# relative to the reference date) and says how long a period it names (day ... year).
+_LATEST = re.compile(r"\b(?:latest|most recent(?:ly)?|newest|last report(?:ed|s)?)\b", re.I)
+_FIRST = re.compile(
+    r"\b(?:earliest|first (?:report|mention|cover|publish|wr[io]te|sa[iy]d)\w*"
+    r"|(?:archive|outlet|it|they|media|press) first)\b|\bwhen did\b[^?.]*\bfirst\b",
+    re.I,
+)
+_RANGE_CUE = re.compile(
+    r"\b(as of|as at|up to|until|till|by|before|prior to|earlier than|after|later than|"
+    r"since|from|in|during|throughout|on)\s+(?:the\s+)?",
+    re.I,
+)
+_BARE_RELATIVE = re.compile(
+    r"\b(?:(?:last|this|past|previous)\s+(?:week|month|year)|yesterday|today"
+    r"|(?:\d+|a|one|two|three|four|five|six)\s+(?:days?|weeks?|months?|years?)\s+ago)\b",
+    re.I,
+)
+_DATEISH = re.compile(
+    rf"\b(?:\d{{4}}|{_MONTH_RE}|last|this|past|previous|ago|yesterday|today)\b", re.I
+)
+_PERIOD_END = re.compile(
+    rf"(?:\d|\b(?:{_MONTH_RE}|week|month|year|ago|yesterday|today)s?)\W*$", re.I
+)
+_TIMEISH = re.compile(r"\b(?:spring|summer|autumn|fall|winter|quarter|weekend)\b", re.I)
+_PHRASE_END = re.compile(
+    r"[,;:?!()\"]|\s(?:and|or|but|what|who|when|how|did|does|was|were)\s", re.I
+)
+# Words that make "in March 2017" / "last year" about when the archive reported something.
+_COVERAGE = re.compile(
+    r"\b(?:report\w*|publish\w*|cover\w*|archive|articles?|news|stor(?:y|ies)|press|media"
+    r"|wr[io]te|headlines?|happen\w*)\b",
+    re.I,
+)
+_UNTIL = {"as of", "as at", "up to", "until", "till", "by"}
+_BEFORE_CUES = {"before", "prior to", "earlier than"}
+_AFTER_CUES = {"after", "later than"}
+_SINCE = {"since", "from"}
+
+
+@dataclass(frozen=True)
+class TimeHint:
+    """What a question says about time: a range (hard filter) and/or an order by date."""
+
+    since: str | None
+    until: str | None
+    order: str | None  # "latest" | "first" | None
+    phrase: str
+    spans: tuple[tuple[int, int], ...]  # where the time words are (stripped from the search)
+    notes: tuple[str, ...] = ()
+    # "in 2015" in "How many died in 2015?" dates the event, not the article: such ranges
+    # are only hints (a sub-query each; the unfiltered question still runs).
+    soft: tuple[DateMention, ...] = ()
+
+
+def _parser(now: date):  # cached per reference date: building one costs ~1 s once
+    return _parser_cached(now.isoformat())
+
+
+def _parser_cached(iso: str):
+    from datetime import datetime
+
+    from dateparser.date import DateDataParser
+
+    cached = _PARSERS.get(iso)
+    if cached is None:
+        cached = DateDataParser(
+            languages=["en"],
+            settings={
+                "RELATIVE_BASE": datetime.fromisoformat(iso),
+                "PREFER_DATES_FROM": "past",
+                "RETURN_TIME_AS_PERIOD": True,
+                "STRICT_PARSING": False,
+            },
+        )
+        if len(_PARSERS) > 32:
+            _PARSERS.clear()
+        _PARSERS[iso] = cached
+    return cached
+
+
+_PARSERS: dict[str, object] = {}
+
+
+def _period(text: str, now: date) -> tuple[date, date] | None:
+    """The first and last day of the period `text` names, or None if it names none."""
+    if not _DATEISH.search(text):  # "on Tuesday", "in the end", "by Reuters": not a period
+        return None
+    try:
+        data = _parser(now).get_date_data(text)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if data is None or data.date_obj is None:
+        return None
+    d = data.date_obj.date()
+    if data.period == "year":
+        return date(d.year, 1, 1), date(d.year, 12, 31)
+    if data.period == "month":
+        return date(d.year, d.month, 1), date(
+            d.year, d.month, calendar.monthrange(d.year, d.month)[1]
+        )
+    if data.period == "week":
+        start = d - timedelta(days=d.weekday())
+        return start, start + timedelta(days=6)
+    return d, d
+
+
+def find_time(question: str, now: date) -> TimeHint | None:
+    """The question's time range and date order, relative phrases resolved against `now`.
+
+    A phrase that looks like a time but does not parse ("since the spring") is ignored with
+    a note; nothing here raises."""
+    order = "latest" if _LATEST.search(question) else "first" if _FIRST.search(question) else None
+    spans: list[tuple[int, int]] = []
+    words: list[str] = []
+    notes: list[str] = []
+    since: date | None = None
+    until: date | None = None
+    coverage = bool(_COVERAGE.search(question))
+    soft: list[DateMention] = []
+    for m in _RANGE_CUE.finditer(question):
+        cue = " ".join(m.group(1).lower().split())
+        rest = question[m.end() : m.end() + 40]
+        cut = _PHRASE_END.search(rest)
+        tokens = (rest[: cut.start()] if cut else rest).split()[:4]
+        found = None
+        for n in range(len(tokens), 0, -1):  # the longest words that parse as a period
+            text = " ".join(tokens[:n]).rstrip(".")
+            if not _PERIOD_END.search(text):  # "March 2017 about": the period ends earlier
+                continue
+            window = _period(text, now)
+            if window:
+                found = (text, window)
+                break
+        if found is None:
+            said = " ".join(tokens)
+            if cue not in ("on", "in", "from") and (
+                _DATEISH.search(said) or _TIMEISH.search(said) or re.search(r"\d", said)
+            ):
+                notes.append(f"could not read a date in {m.group(0) + ' '.join(tokens)!r}; ignored")
+            continue
+        text, (lo, hi) = found
+        if cue == "on" or (cue in ("in", "from") and lo == hi):
+            continue  # a day "on"/"in" a clause is an outlet's hint (sub-query), not a range
+        try:
+            if cue in _UNTIL:
+                until = min(filter(None, [until, hi]))
+            elif cue in _BEFORE_CUES:
+                until = min(filter(None, [until, lo - timedelta(days=1)]))
+            elif cue in _AFTER_CUES:
+                since = max(filter(None, [since, hi + timedelta(days=1)]))
+            elif cue in _SINCE:
+                since = max(filter(None, [since, lo]))
+            elif not coverage:  # in/during the event's time: a hint only
+                end = m.end() + rest.find(text) + len(text)
+                soft.append(
+                    DateMention(
+                        m.start(), end, question[m.start() : end], lo.isoformat(), hi.isoformat()
+                    )
+                )
+                continue
+            else:  # in, during, throughout
+                since = max(filter(None, [since, lo]))
+                until = min(filter(None, [until, hi]))
+        except OverflowError:
+            continue
+        end = m.end() + rest.find(text) + len(text)
+        spans.append((m.start(), end))
+        words.append(question[m.start() : end])
+    for m in _BARE_RELATIVE.finditer(question):
+        if any(s <= m.start() < e for s, e in spans):
+            continue
+        window = _period(m.group(0), now)
+        if window is None:
+            continue
+        lo, hi = window
+        if m.group(0).lower().startswith("past"):
+            lo, hi = now - (hi - lo), now
+        if not coverage:
+            soft.append(
+                DateMention(
+                    m.start(), m.end(), m.group(0), lo.isoformat(), min(hi, now).isoformat()
+                )
+            )
+            continue
+        since = max(filter(None, [since, lo]))
+        until = min(filter(None, [until, min(hi, now)]))
+        spans.append((m.start(), m.end()))
+        words.append(m.group(0))
+    if since and until and since > until:
+        notes.append(f"the dates in {' / '.join(words)!r} leave no days; ignored")
+        since = until = None
+        spans = []
+    if not (order or since or until):
+        if notes or soft:
+            return TimeHint(None, None, None, "", (), tuple(notes), tuple(soft))
+        return None
+    for rx in (_LATEST, _FIRST):
+        if order and (m := rx.search(question)) and (order == "latest") == (rx is _LATEST):
+            words.insert(0, m.group(0))
+    return TimeHint(
+        since.isoformat() if since else None,
+        until.isoformat() if until else None,
+        order,
+        "; ".join(words),
+        tuple(spans),
+        tuple(notes),
+        tuple(soft),
+    )

@@ -21,8 +21,10 @@ from pydantic import ConfigDict
 from index.archive import ArchiveIndex
 from index.embedder import Embedder
 from index.store import StoredChunk
+from index.stories import StoryClusters
 from qa.response import Filters
 from qa.retrieval.hints import QueryPlan, SubQuery, plan_query, source_aliases
+from qa.retrieval.timeorder import by_date, reference_date
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,16 @@ class HybridSearcher:
         self.reranker = reranker
         self.rerank_candidates = rerank_candidates
         self.decomposer = decomposer
+        self.now: str | None = None  # the reference date of relative phrases (None: newest)
+        self._newest: str | None = None
+        self._stories: StoryClusters | None = None
+
+    @property
+    def stories(self) -> StoryClusters:
+        """Near-duplicate clusters of the archive (index.stories), found once per index."""
+        if self._stories is None:
+            self._stories = StoryClusters.from_store(self.index.store)
+        return self._stories
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vectors, memoized: chats repeat questions and sub-queries repeat clauses."""
@@ -116,20 +128,38 @@ class HybridSearcher:
                 self._query_vectors.popitem(last=False)
         return vec
 
+    def reference_date(self, now: str | None = None) -> str:
+        """What "last month" is relative to: `now`, the setting, else the newest article."""
+        if self._newest is None:
+            self._newest = self.index.store.date_range()[1] or ""
+        return reference_date(now or self.now, self._newest)
+
     def plan(
-        self, query: str, filters: Filters | None = None, decompose: bool = False
+        self,
+        query: str,
+        filters: Filters | None = None,
+        decompose: bool = False,
+        now: str | None = None,
     ) -> QueryPlan:
         """The parsed plan; with `decompose` and a decomposer, plus its sub-questions
         (answering asks for them; a plain search does not wait on an LLM)."""
-        plan = self._parse(query, filters)
+        plan = self._parse(query, filters, now)
         if decompose and self.decomposer is not None:
             self._add_subquestions(plan, filters)
         return plan
 
-    def _parse(self, query: str, filters: Filters | None) -> QueryPlan:
+    def _parse(self, query: str, filters: Filters | None, now: str | None = None) -> QueryPlan:
         if not self.params.query_hints:
             return QueryPlan(query, [SubQuery(query, filters or Filters(), "question")])
-        return plan_query(query, self.aliases, filters, clauses=self.params.decompose)
+        from datetime import date
+
+        return plan_query(
+            query,
+            self.aliases,
+            filters,
+            clauses=self.params.decompose,
+            now=date.fromisoformat(self.reference_date(now)),
+        )
 
     def _add_subquestions(self, plan: QueryPlan, filters: Filters | None) -> None:
         """The decomposer's queries as more sub-queries, each with its own outlet/date
@@ -164,9 +194,10 @@ class HybridSearcher:
         mode: Mode = "hybrid",
         plan: QueryPlan | None = None,
         decompose: bool = False,
+        now: str | None = None,
     ) -> SearchResult:
         p = self.params
-        plan = plan or self.plan(query, filters, decompose)
+        plan = plan or self.plan(query, filters, decompose, now)
         notes: list[str] = list(plan.notes)
         fused: dict[int, float] = defaultdict(float)
         dense_score: dict[int, float] = {}
@@ -205,13 +236,27 @@ class HybridSearcher:
         else:  # ties broken by row id: the same query always gives the same order
             order = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         wanted = k if self.reranker is None else max(k, self.rerank_candidates)
-        hits = [
-            Hit(c, s, dense_score.get(c.row), bm25_score.get(c.row))
-            for c, s in self._diversify(order, wanted)
-        ]
+        if plan.time is not None and plan.time.order:
+            # "latest"/"first": the relevant candidates, newest (oldest) article first.
+            chosen, why = by_date(
+                self._diversify(order, max(3 * wanted, 30)), dense_score, plan.time.order, wanted
+            )
+            notes += why
+        else:
+            chosen = self._diversify(order, wanted)
+        if plan.time is not None and (plan.time.since or plan.time.until):
+            notes += self._undated_note()
+        hits = [Hit(c, s, dense_score.get(c.row), bm25_score.get(c.row)) for c, s in chosen]
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits, k)
         return SearchResult(hits, best_dense, notes, plan)
+
+    def _undated_note(self) -> list[str]:
+        if not hasattr(self, "_undated"):
+            self._undated = self.index.store.undated_articles()
+        if not self._undated:
+            return []
+        return [f"{self._undated:,} articles without a date are left out of time-bound answers"]
 
     def _allowed(self, filters: Filters) -> list[int] | None:
         if filters.is_empty():
@@ -245,18 +290,26 @@ class HybridSearcher:
         )
 
     def _diversify(self, order: list[tuple[int, float]], k: int) -> list[tuple[StoredChunk, float]]:
-        """Top k with at most `max_chunks_per_article` chunks of any one article."""
+        """Top k with at most `max_chunks_per_article` chunks of any one story: copies of
+        one story (index.stories) count as one, and only its best-ranked copy is shown."""
         limit = self.params.max_chunks_per_article
         per_article: dict[str, int] = defaultdict(int)
+        stories = self.stories
+        shown: dict[str, str] = {}  # story -> the article shown for it
         out: list[tuple[StoredChunk, float]] = []
         window = max(k * 4, 40)
         for lo in range(0, len(order), window):
             chunks = self.index.chunks([row for row, _ in order[lo : lo + window]])
             for row, score in order[lo : lo + window]:
-                chunk = chunks.get(row)
-                if chunk is None or per_article[chunk.article_id] >= limit:
+                chunk = chunk_ = chunks.get(row)
+                if chunk_ is None:
                     continue
-                per_article[chunk.article_id] += 1
+                story = stories.key(chunk_.article_id)
+                if shown.setdefault(story, chunk_.article_id) != chunk_.article_id:
+                    continue  # another copy of a story already shown
+                if per_article[story] >= limit:
+                    continue
+                per_article[story] += 1
                 out.append((chunk, score))
                 if len(out) == k:
                     return out

@@ -319,3 +319,26 @@ def test_an_internal_failure_is_a_json_500_and_the_server_keeps_serving(failing)
             body = "".join(s.iter_text())
         assert "event: error" in body and "internal error" in body
         assert c.get("/docs").status_code == 200
+
+
+def test_timeline_route_counts_articles(http, service):
+    r = http.post("/api/timeline", json={"query": "Ryabkov", "by": "month"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body == service.timeline("Ryabkov", "month").model_dump(mode="json")
+    assert body["bars"] and {"period", "outlet", "count"} <= set(body["bars"][0])
+    assert http.post("/api/timeline", json={"query": "x", "by": "year"}).status_code == 422
+    whole = http.post("/api/timeline", json={}).json()
+    assert whole["articles"] + whole["undated"] == service.info().articles
+
+
+def test_ask_takes_a_reference_date_and_reports_the_range(http):
+    r = http.post(
+        "/api/ask", json={"question": "What happened in Syria last month?", "now": "2017-03-15"}
+    )
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["time_range"]["since"] == "2017-02-01" and a["time_range"]["until"] == "2017-02-28"
+    assert all(c["label"] for c in a["citations"])
+    bad = http.post("/api/ask", json={"question": "What happened in Syria?", "now": "soon"})
+    assert bad.status_code == 400 and "not a date" in bad.json()["error"]

@@ -59,7 +59,7 @@ def test_untrusted_text_is_escaped_everywhere():
 def test_quote_is_highlighted_at_its_offsets():
     card = citation_card(cite())
     assert "Before. <mark>Ryabkov warned about convoys.</mark> After." in card
-    assert "tass.com · 2016-05-01 · paragraph 3" in card
+    assert "tass.com, 1 May 2016 · paragraph 3" in card
     assert 'href="https://tass.com/world/1"' in card
 
 
@@ -100,3 +100,14 @@ def test_filters_are_checked():
         make_filters([], "soon", None, known)
     with pytest.raises(FilterError, match="after"):
         make_filters([], "2017-01-01", "2016-01-01", known)
+
+
+def test_every_citation_shows_its_outlet_and_date():
+    c = cite()
+    assert c.label == "tass.com, 1 May 2016" and c.model_dump()["label"] == c.label
+    assert cite(date=None, source=None).label == "unknown outlet, undated"
+    answer = Answer(question="q", answer="Ryabkov warned [1].", citations=[c])
+    html = chat_answer_html(answer) + citation_card(c)
+    assert html.count("tass.com, 1 May 2016") >= 3  # tooltip, chat sources, card
+    # The JSON contract only grows: an answer read back from JSON keeps its citations.
+    assert Answer.model_validate_json(answer.model_dump_json()).citations[0].label == c.label
