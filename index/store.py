@@ -553,10 +553,6 @@ class ChunkStore:
             ).fetchall()
 
     # -- one story across outlets (index.stories) ------------------------------
-    def _has_table(self, schema: str, table: str) -> bool:
-        sql = f"SELECT 1 FROM {schema}.sqlite_master WHERE type='table' AND name=?"
-        return self.conn.execute(sql, (table,)).fetchone() is not None
-
     def story_signatures(self) -> list[tuple[str, object]]:
         """(article id, MinHash values) of the live articles that have a stored signature:
         the base's minus the delta's tombstones, plus the delta's."""
