@@ -112,6 +112,14 @@ class MilvusArticles:
     """The part of the chunk store the answerers and the page read: articles for
     citations, outlets and dates for filters."""
 
+    # Attributed statements (index.quotes) and story signatures (index.stories) are not
+    # stored in Milvus yet: who-said questions go to the reader, and every article is its
+    # own story on this backend.
+    has_statements = False
+
+    def story_signatures(self) -> list:
+        return []
+
     def __init__(self, client, collection: str, meta: dict[str, Any]) -> None:
         self.client = client
         self.collection = articles_collection(collection)
