@@ -139,7 +139,7 @@ def test_errors_show_in_the_page_and_clear_resets(page, base):
     ask_in_page(page, "What did Ryabkov say?")
     page.locator("#sources details.source").first.wait_for()
     metas = page.locator("#sources .meta").all_inner_texts()
-    assert metas and all(m.startswith("tass.com · ") for m in metas)
+    assert metas and all(m.startswith("tass.com, ") for m in metas)
 
 
 def test_portal_example_asks_embeds_the_page_and_the_web_component(page, base, portal):
@@ -198,7 +198,7 @@ def test_script_in_an_article_or_question_is_shown_as_text(page, evil_base):
     page.locator("#status").get_by_text("articles").wait_for()
     title = page.title()
     ask_in_page(
-        page, 'Where was the armoured convoy stopped? <img src=x onerror="window.__pwned=5">'
+        page, 'What happened to the armoured convoy? <img src=x onerror="window.__pwned=5">'
     )
     cite = page.locator("#chat a.cite").first
     cite.wait_for()
