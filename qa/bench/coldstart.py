@@ -22,7 +22,7 @@ t = time.perf_counter(); out = {}
 def lap(name):
     global t
     now = time.perf_counter(); out[name] = round(now - t, 3); t = now
-import ui.cli; lap("import ui.cli (typer)")
+__import__("ui.cli"); lap("import ui.cli (typer)")  # in the child process
 from qa.service import QAService; lap("import qa.service (langchain-core, numpy)")
 import faiss, bm25s; lap("import faiss + bm25s")
 from qa.settings import get_settings
