@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from qa.answer.form import AUX
+
 # Answer kinds and the entity labels (OntoNotes, as en_core_web_sm predicts them) that can
 # answer them. `description` and `yesno` are answered with sentences, not an entity.
 KIND_LABELS: dict[str, frozenset[str]] = {
@@ -281,28 +283,8 @@ _FOCUS_KIND = {
 }
 _FOCUS = {noun: kind for kind, nouns in _FOCUS_KIND.items() for noun in nouns}
 
-_AUX_START = {
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "has",
-    "have",
-    "had",
-    "can",
-    "could",
-    "will",
-    "would",
-    "should",
-    "shall",
-    "may",
-    "might",
-    "must",
-    "am",
-}
+# The auxiliaries a yes/no question opens with (the answer forms' list, plus these).
+_AUX_START = AUX | {"am"}
 _HOW = {
     "many": "number",
     "much": "amount",
