@@ -99,6 +99,8 @@ def update_index(
     root = Path(root)
     t0 = time.perf_counter()
     notes: list[str] = []
+    # An update needs an index: say so before the lock creates a folder for it.
+    layout.current_build(root)
     with layout.build_lock(root):
         notes += layout.clean_leftovers(root)
         previous = layout.current_build(root)

@@ -46,6 +46,7 @@ from qa.response import (
     TimeRange,
     Timings,
 )
+from qa.retrieval.conversation import previous_articles, with_context
 from qa.retrieval.decompose import llm_decomposer
 from qa.retrieval.retriever import (
     ArchiveRetriever,
@@ -456,10 +457,15 @@ class QAService:
         notes = rewrite.notes + list(result.notes)
         weak = result.too_weak(self.settings.min_relevance)
         text, citations, short = REFUSAL, [], None
+        hits = result.hits
         if weak is not None:
             notes += weak
         else:
-            reading = self.answerer.read(searched, result.hits)
+            context: list[str] = []
+            if history and rewrite.changed:
+                context = previous_articles(self.searcher, history[-1][1], filters)
+                hits = with_context(self.searcher, searched, hits, context, filters)
+            reading = self.answerer.read(searched, hits, context=context)
             notes += reading.notes
             if reading.answerable:
                 text, citations = self.answerer.compose(reading)
@@ -470,7 +476,7 @@ class QAService:
             text=text,
             citations=citations,
             refused=weak is not None or not citations,
-            hits=result.hits,
+            hits=hits,
             notes=notes,
             filters=filters,
             timings=Timings(

@@ -9,6 +9,7 @@ cited. When the reader finds no sentence that answers the question, it declines.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from index.chunker import ChunkSettings, paragraph_at
@@ -48,8 +49,14 @@ class ExtractiveAnswerer:
         article = self.store.article(article_id)
         return None if article is None else article.text
 
-    def read(self, question: str, hits: list[Hit], analysis: Analysis | None = None) -> Reading:
-        return self.reader.read(question, hits, analysis)
+    def read(
+        self,
+        question: str,
+        hits: list[Hit],
+        analysis: Analysis | None = None,
+        context: Sequence[str] = (),
+    ) -> Reading:
+        return self.reader.read(question, hits, analysis, context)
 
     def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]:
         """The quoted answer and its citations, numbered by first use (the refusal and no

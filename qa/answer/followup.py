@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.annotate import find_entities
-from qa.answer.question import Analysis, analyze
+from qa.answer.question import Analysis, analyze, parse
 
 _PERSON = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
 _GROUP = {"they", "them", "their", "theirs"}
@@ -77,7 +77,8 @@ class _Turn:
     answer: str | None  # the previous answer's fact (a name, number, place)
     answer_label: str | None
     entities: list[tuple[str, str]]  # (text, label) named in the previous question
-    topic: str | None  # the previous question's main noun phrase that is not a name
+    topic: str | None  # the previous question's last noun phrase that is a thing
+    plural: list[str] = field(default_factory=list)  # its plural noun phrases, first first
 
 
 def standalone(question: str, history: Sequence[tuple[str, str]] | None) -> Rewrite:
@@ -139,18 +140,36 @@ def _previous(question: str, answer: str) -> _Turn:
     pa = analyze(question)
     entities = [(s.text, s.label) for s in pa.specifics if s.kind == "entity"]
     short, label = _answer_fact(pa, answer)
-    names = {t.lower() for t, _ in entities}
-    topic = next(
-        (
-            c
-            for c in pa.noun_chunks
-            if c.lower() not in names
-            and not any(n in c.lower() for n in names)
-            and c.split()[0].lower() not in {"which", "what", "how"}
-        ),
-        None,
-    )
-    return _Turn(pa, short, label, entities, topic)
+    singular, plural = _topics(question, {t.lower() for t, _ in entities})
+    return _Turn(pa, short, label, entities, singular[-1] if singular else None, plural)
+
+
+# Heads of noun phrases that name no thing a pronoun could stand for.
+_NOT_TOPICS = {"step", "latest", "archive", "article", "thing", "way", "lot", "kind", "what"}
+
+
+def _topics(question: str, names: set[str]) -> tuple[list[str], list[str]]:
+    """The previous question's noun phrases that "it" (singular) or "they" (plural) can
+    stand for: not a bare name, a date, a pronoun's phrase or a word like "the latest";
+    "which professor" counts as "professor", "how many warheads" as "warheads"."""
+    singular: list[str] = []
+    plural: list[str] = []
+    for chunk in parse(question).noun_chunks:
+        words = [t for t in chunk if t.lower_ not in _WH_WORDS]
+        if not words or words[0].tag_ in {"PRP$", "PRP", "WP", "WDT"}:
+            continue
+        root = chunk.root
+        if root.lemma_.lower() in _NOT_TOPICS or root.ent_type_ in _NOT_TOPIC_LABELS:
+            continue
+        text = question[words[0].idx : chunk.end_char]
+        if text.lower() in names or root.pos_ == "PRON":
+            continue
+        (plural if root.tag_ in {"NNS", "NNPS"} else singular).append(text)
+    return singular, plural
+
+
+_WH_WORDS = {"which", "what", "whose", "how", "many", "much"}
+_NOT_TOPIC_LABELS = {"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"}
 
 
 def _answer_fact(pa: Analysis, answer: str) -> tuple[str | None, str | None]:
@@ -166,6 +185,9 @@ def _answer_fact(pa: Analysis, answer: str) -> tuple[str | None, str | None]:
         label = next(iter(sorted(pa.labels)), None)
         if pa.kind == "person":
             label = "PERSON"
+        elif label is None:  # a "what …" question answered with a name: what the name is
+            found = find_entities([head])[0]
+            label = found[0][2] if found else None
         return head.strip(), label
     if not pa.labels:
         return None, None
@@ -190,6 +212,8 @@ def _resolve(word: str, turn: _Turn, used_person: set[str]) -> str | None:
     if word in _GROUP:
         if turn.answer and turn.answer_label in {"ORG", "NORP", "GPE"}:
             return turn.answer
+        if turn.plural:  # "how many warheads …" then "how many of them …"
+            return turn.plural[0]
         groups = [t for t, label in turn.entities if label in {"ORG", "NORP", "GPE"}]
         return groups[0] if groups else turn.topic
     if word in _PLACE:
@@ -202,7 +226,8 @@ def _resolve(word: str, turn: _Turn, used_person: set[str]) -> str | None:
             return turn.answer
         return turn.topic or (turn.entities[0][0] if turn.entities else None)
     if word in _TOPIC:
-        return turn.topic or (turn.entities[0][0] if turn.entities else None)
+        topic = turn.topic or (turn.plural[0] if turn.plural else None)
+        return topic or (turn.entities[0][0] if turn.entities else None)
     return None
 
 

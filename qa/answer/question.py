@@ -111,6 +111,13 @@ _FOCUS_KIND = {
         "midfielder",
         "rapper",
         "designer",
+        "freshman",
+        "student",
+        "professor",
+        "teacher",
+        "economist",
+        "analyst",
+        "expert",
     },
     "organisation": {
         "company",
@@ -390,6 +397,7 @@ class Analysis:
     pronouns: list[tuple[int, int, str, str]] = field(default_factory=list)
     noun_chunks: list[str] = field(default_factory=list)
     english: bool = True
+    count: int = 1  # "which two ministers": how many answers are asked for
 
     @property
     def wants_entity(self) -> bool:
@@ -455,6 +463,8 @@ def answer_kind(doc: Any) -> tuple[str, str | None]:
         if nxt in _HOW:
             # "how many people / how many dollars": the counted noun can say amount.
             kind = _HOW[nxt]
+            if nxt == "old":
+                return "number", "age"
             if nxt == "many" and wh_index + 2 < len(words):
                 counted = words[wh_index + 2].lemma_.lower()
                 if counted in {"year", "month", "day", "week", "hour", "decade"}:
@@ -487,8 +497,8 @@ def _focus_noun(words: list[Any], wh_index: int) -> str | None:
                 return None
             continue
         if w.pos_ in {"NOUN", "PROPN"}:
-            while w.dep_ == "compound" and w.head.pos_ in {"NOUN", "PROPN"}:
-                w = w.head  # "the death toll": the noun asked about is "toll"
+            while w.dep_ in {"compound", "nmod"} and w.head.pos_ in {"NOUN", "PROPN"}:
+                w = w.head  # "the death toll", "which University of Florida freshman"
             lemma = w.lemma_.lower()
             if lemma in {"name", "kind", "type", "sort"}:
                 for child in w.children:
@@ -506,8 +516,10 @@ def analyze(question: str) -> Analysis:
     """The question's kind, labels and specifics (see the module docstring)."""
     doc = parse(question)
     kind, focus = answer_kind(doc)
-    a = Analysis(question=question, kind=kind, labels=KIND_LABELS[kind], focus=focus)
+    labels = KIND_LABELS[kind] | ({"DATE"} if focus == "age" else frozenset())
+    a = Analysis(question=question, kind=kind, labels=labels, focus=focus)
     a.english = _looks_english(doc)
+    a.count = _asked_count(doc, focus)
     covered: list[tuple[int, int]] = []
     for ent in doc.ents:
         text = re.sub(r"['’]s$", "", ent.text).strip(" '\"“”‘’?")
@@ -588,6 +600,21 @@ _PRONOUNS = {
     "those",
 }
 _WH = {"who", "whom", "whose", "which", "what", "when", "where", "why", "how"}
+
+
+_COUNTS = {"two": 2, "three": 3, "four": 4, "both": 2, "2": 2, "3": 3, "4": 4}
+
+
+def _asked_count(doc: Any, focus: str | None) -> int:
+    """2 for "which two ministers", "both"; else 1."""
+    if focus is None:
+        return 1
+    for tok in doc:
+        if tok.lemma_.lower() == focus:
+            for child in tok.children:
+                if child.dep_ in {"nummod", "det", "predet"} and child.lower_ in _COUNTS:
+                    return _COUNTS[child.lower_]
+    return 1
 
 
 def _strip_article(text: str) -> str:

@@ -21,7 +21,7 @@ before that is annotated here, once per process.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -45,6 +45,7 @@ WEIGHTS = {
     "rank": 0.03,
     "focus": 0.0,
     "borrowed": 0.0,
+    "context": 0.15,
     "bias": 0.0,
 }
 # How many of the best sentences may stand in for the best one when it lacks the answer.
@@ -54,6 +55,13 @@ TYPED_WINDOW = 6
 MIN_ANSWER_MARGIN = 2.0
 # A sentence must reach this share of the question's key specifics to count as evidence.
 MIN_KEY_COVERAGE = 0.99
+# An answer candidate this many dependency steps or fewer from a word of the question is
+# tied to what was asked; one farther away is only near it ("served six years" for "how
+# many years was he sentenced to").
+MAX_ANCHOR_STEPS = 3
+# How far below the best typed sentence's score a closer-tied one may stand and still win.
+ANCHOR_SCORE_SLACK = 0.1
+DECLINE_LOOSE = False
 _SUBJECT_PRONOUNS = {"he", "she", "they"}
 _ROLE_SUBJECT = re.compile(
     r"^\s*(?:the|a)\s+(?:[a-z-]+\s+){0,2}(?:minister|president|spokesman|spokeswoman|"
@@ -107,12 +115,20 @@ class Reader:
         self.max_sentences = max_sentences
         self.article_text = article_text
 
-    def read(self, question: str, hits: Sequence[Hit], analysis: Analysis | None = None) -> Reading:
+    def read(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        analysis: Analysis | None = None,
+        context: Collection[str] = (),
+    ) -> Reading:
+        """`context`: the articles the conversation is about (a follow-up's previous
+        answer), whose sentences are favoured a little."""
         a = analysis or analyze(question)
         sentences = self._sentences(hits)
         if not sentences:
             return Reading(a, [], None, False, ["no sentence in the retrieved paragraphs"])
-        self._score(a, sentences)
+        self._score(a, sentences, set(context))
         ranked = sorted(sentences, key=lambda s: (-s.score, s.hit_rank, s.start))
         notes: list[str] = []
         if not a.english:
@@ -155,7 +171,7 @@ class Reader:
                 prev = sent
         return out
 
-    def _score(self, a: Analysis, sentences: list[Sentence]) -> None:
+    def _score(self, a: Analysis, sentences: list[Sentence], context: set[str]) -> None:
         vecs = self.embedder.encode([a.question, *(s.text for s in sentences)])
         sims = np.asarray(vecs[1:]) @ np.asarray(vecs[0])
         own = {t.lower() for t in a.entity_texts}
@@ -165,20 +181,28 @@ class Reader:
             aid = sent.hit.chunk.article_id
             if aid not in articles:
                 articles[aid] = self._coverage_context(sent)
-            sent.features = features(a, sent, float(sim), articles[aid])
+            sent.features = features(a, sent, float(sim), articles[aid], aid in context)
             sent.key_coverage = sent.features["key_chunk"]
             sent.score = float(sum(WEIGHTS[name] * value for name, value in sent.features.items()))
 
     def _choose(self, a: Analysis, ranked: list[Sentence]) -> Sentence | None:
         """The best sentence that covers the key specifics and, for a question that
-        wants a name or number, holds one."""
+        wants a name or number, holds one tied to the question's words (the best such
+        sentence near the top, else the best that holds one at all)."""
+        loose: Sentence | None = None
         for sent in ranked[:TYPED_WINDOW]:
             if sent.key_coverage < MIN_KEY_COVERAGE:
                 continue
-            if a.wants_entity and not sent.answers:
+            if not a.wants_entity:
+                return sent
+            if not sent.answers:
                 continue
-            return sent
-        return None
+            if loose is not None and sent.score < loose.score - ANCHOR_SCORE_SLACK:
+                break
+            if anchor_steps(a, sent) <= MAX_ANCHOR_STEPS:
+                return sent
+            loose = loose or sent
+        return None if DECLINE_LOOSE else loose
 
     def _more(self, best: Sentence, ranked: list[Sentence]) -> list[Sentence]:
         """For a description: the next sentences of the same paragraph that score close."""
@@ -206,10 +230,12 @@ class Reader:
         return [s.text for s in a.key_specifics() if not _mentions(s, context)]
 
 
-def features(a: Analysis, sent: Sentence, sim: float, article: str) -> dict[str, float]:
+def features(
+    a: Analysis, sent: Sentence, sim: float, article: str, in_context: bool = False
+) -> dict[str, float]:
     """What the score weighs: similarity to the question, the share of its terms and
-    specifics the sentence mentions, whether it holds an answer of the asked kind, and
-    where its paragraph ranked."""
+    specifics the sentence mentions, whether it holds an answer of the asked kind, where
+    its paragraph ranked, and whether it is from the article the conversation is about."""
     low = sent.text.lower()
     context = _context(sent)
     key = a.key_specifics()
@@ -223,6 +249,7 @@ def features(a: Analysis, sent: Sentence, sim: float, article: str) -> dict[str,
         "rank": 1.0 / (1 + sent.hit_rank),
         "focus": 1.0 if a.focus and re.search(rf"\b{re.escape(a.focus[:5])}", low) else 0.0,
         "borrowed": 1.0 if sent.answers and sent.answers[0][0] < sent.start else 0.0,
+        "context": 1.0 if in_context else 0.0,
         "bias": 1.0,
     }
 
@@ -300,6 +327,7 @@ _DURATION = re.compile(
     r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b", re.I
 )
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_AGE = re.compile(r"(?:(?:the )?age of |aged )?\d{1,3}(?:[- ]years?[- ]old)?", re.I)
 _MONEY_FOCUS = {"cost", "price", "fine", "fee", "salary", "budget", "sum", "bill", "worth", "debt"}
 _SHARE_FOCUS = {"share", "percentage", "percent", "proportion", "rate"}
 _SCALE = r"(?:\s*(?:bln|billion|mln|million|trillion|thousand|bn|m|k|percent|per cent)(?!\w)|%)?"
@@ -312,6 +340,8 @@ def _fits(a: Analysis, text: str, label: str) -> bool:
         return bool(_DURATION.search(text))
     if a.focus in {"year", "decade", "century"}:
         return bool(_YEAR.search(text))
+    if a.focus == "age":  # "24", "24 years old", "14-year-old", "the age of 14", "aged 14"
+        return _AGE.fullmatch(text.strip()) is not None
     return True
 
 
@@ -347,9 +377,14 @@ def _widen(text: str, ent: Entity) -> Entity:
     return (s, e, label)
 
 
+_HONORIFIC = re.compile(r"^(?:mr|mrs|ms|miss|dr|prof|sir)\.?\s+")
+
+
 def _is_own(sent: Sentence, ent: Entity, own: set[str]) -> bool:
+    """The entity is one the question names itself ("Ms Le" for "Le Pen" too)."""
     text = sent.hit.chunk.text[ent[0] : ent[1]].lower().strip().replace(".", "")
     text = text[4:] if text.startswith("the ") else text
+    text = _HONORIFIC.sub("", text)
     own = {o.replace(".", "") for o in own}
     return any(text == o or text in o.split() or o in text for o in own if o)
 
@@ -394,6 +429,11 @@ def _short_answer(a: Analysis, sent: Sentence) -> str | None:
         return (float(c), ent[0])
 
     ranked = sorted(sent.answers, key=cost)
+    if a.count > 1:  # "which two ministers": the nearest ones, in the text's order
+        names = list(dict.fromkeys(_clean(chunk_text[x[0] : x[1]]) for x in ranked))
+        if len(names) >= a.count:
+            chosen = sorted(ranked[: a.count], key=lambda x: x[0])
+            return " and ".join(_clean(chunk_text[x[0] : x[1]]) for x in chosen)
     best, runner_up = cost(ranked[0])[0], cost(ranked[1])[0]
     s, e, _ = ranked[0]
     if runner_up - best < MIN_ANSWER_MARGIN and not _same_text(chunk_text, ranked[0], ranked[1]):
@@ -439,6 +479,29 @@ def _steps(x, y) -> int:
         if t.i in up:
             return up[t.i] + n
     return 12
+
+
+def anchor_steps(a: Analysis, sent: Sentence) -> int:
+    """How near (in dependency steps) the sentence's nearest answer candidate stands to
+    a word of the question; a name borrowed from the sentence before stands where the
+    pronoun does (the sentence's opening)."""
+    doc = parse(sent.text)
+    words = set(a.terms) | {w.lower() for e in a.entity_texts for w in re.findall(r"\w+", e)}
+    if a.focus:
+        words.add(a.focus)
+    best = 12
+    for ent in sent.answers:
+        if ent[0] < sent.start:
+            span = doc[0:1]
+        else:
+            span = doc.char_span(ent[0] - sent.start, ent[1] - sent.start, alignment_mode="expand")
+        if span is None:
+            continue
+        anchors = [
+            t for t in doc if (t.lemma_.lower() in words or t.lower_ in words) and t not in span
+        ]
+        best = min([best, *(_steps(span.root, t) for t in anchors)])
+    return best
 
 
 def _clean(text: str) -> str:

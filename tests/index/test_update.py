@@ -516,6 +516,10 @@ def test_cli_update(tmp_path, case):
     }
     missing = run_cli("update", "--remove", "no-such-id", "--index", str(root))
     assert missing.returncode == 1 and missing.stderr.startswith("error: no article with id")
+    nowhere = tmp_path / "no-index-here"
+    absent = run_cli("update", "--remove", "x", "--index", str(nowhere))
+    assert absent.returncode == 1 and "no index at" in absent.stderr
+    assert not nowhere.exists()  # no lock file, no folder left behind
     answer = run_cli(
         "ask", "How many quokkas did the volunteers count?", "--index", str(root), "--json"
     )

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from index.store import StoredChunk
 from qa.answer.followup import standalone
 from qa.answer.question import analyze
+from qa.answer.reader import Reader
 from qa.errors import QuestionError
+from qa.retrieval.conversation import previous_articles, quoted_fragments
+from qa.retrieval.retriever import Hit
 from tests.helpers import SEED_QUESTION
 
 
@@ -112,6 +116,70 @@ def test_a_follow_up_is_made_standalone_without_an_llm(service) -> None:
 )
 def test_follow_up_rewrites(question, history, expected) -> None:
     assert standalone(question, history).question == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "expected"),
+    [
+        (  # "them": the plural thing the previous question counted, not the country
+            "And how many of them are deployed?",
+            [("How many nuclear warheads does the US have?", "4,571 — The US has 4,571 [1]")],
+            "How many of nuclear warheads are deployed (US)?",
+        ),
+        (  # "it": the thing the previous question was about, not the professor's university
+            "Who did he develop it with?",
+            [
+                (
+                    "Which Monash University professor helped develop human IVF in 1977?",
+                    "Alan Trounson — Professor Alan Trounson [1]",
+                )
+            ],
+            "Who did Alan Trounson develop human IVF with?",
+        ),
+        (  # "it": not "the latest step"
+            "What was the parliament's vote on seeking it?",
+            [
+                (
+                    "What is the latest step in Nicola Sturgeon's bid for a second referendum?",
+                    "I could not find this in the archive.",
+                )
+            ],
+            "What was the parliament's vote on seeking a second referendum (Nicola Sturgeon)?",
+        ),
+    ],
+)
+def test_pronouns_stand_for_the_previous_questions_topic(question, history, expected) -> None:
+    assert standalone(question, history).question == expected
+
+
+def test_a_follow_up_reads_the_article_the_previous_answer_quoted(service) -> None:
+    """The history is plain text; the article is found again from the verbatim sentence
+    the answer quoted, and a refusal or a paraphrase names none."""
+    first = service.ask(SEED_QUESTION)
+    article = first.citations[0].article_id
+    assert quoted_fragments(first.answer)
+    assert previous_articles(service.searcher, first.answer)[0] == article
+    assert previous_articles(service.searcher, "I could not find this in the archive.") == []
+    assert previous_articles(service.searcher, "Russia said some things about arms.") == []
+    follow = service.ask("When did he say it?", history=[(SEED_QUESTION, first.answer)])
+    assert any(p.article_id == article for p in [*follow.related, *follow.citations])
+
+
+def _hit(text: str) -> Hit:
+    chunk = StoredChunk(0, "t:0", "t", 0, 1, 1, 0, len(text), text, "A test", None, None, None)
+    return Hit(chunk, 1.0, 0.5, None)
+
+
+def test_the_reader_answers_ages_and_counted_questions(embedder) -> None:
+    """An age is a number the recognizer labels DATE; "which two ministers" wants both."""
+    reader = Reader(embedder)
+    age = reader.read(
+        "How old is Suhaib Attar?",
+        [_hit("Suhaib Attar, 24, painted a 23-metre panda on a wall in downtown Amman.")],
+    )
+    assert analyze("How old is he?").focus == "age"
+    assert age.short_answer == "24"
+    assert analyze("Which two German ministers agreed?").count == 2
 
 
 def test_a_follow_up_with_no_earlier_turn_says_so(service) -> None:
