@@ -172,6 +172,7 @@ def search_params(settings: Settings) -> SearchParams:
         bm25_weight=settings.bm25_weight,
         max_chunks_per_article=settings.max_chunks_per_article,
         query_hints=settings.query_hints,
+        time_hints=settings.query_time_hints,
         decompose=settings.query_decompose,
         subquery_weight=settings.subquery_weight,
         merge=settings.subquery_merge,

@@ -43,6 +43,7 @@ class SearchParams:
     bm25_weight: float = 1.0
     max_chunks_per_article: int = 3
     query_hints: bool = True  # outlet/date hints in the question become sub-queries
+    time_hints: bool = True  # time phrases become a date range / date order (needs query_hints)
     decompose: bool = True  # each outlet's sub-query is its own clause, not the whole question
     subquery_weight: float = 1.0
     # How the question's and the sub-queries' rankings are merged: "interleave" takes
@@ -158,7 +159,7 @@ class HybridSearcher:
             self.aliases,
             filters,
             clauses=self.params.decompose,
-            now=date.fromisoformat(self.reference_date(now)),
+            now=date.fromisoformat(self.reference_date(now)) if self.params.time_hints else None,
         )
 
     def _add_subquestions(self, plan: QueryPlan, filters: Filters | None) -> None:

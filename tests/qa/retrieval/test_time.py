@@ -115,3 +115,19 @@ def test_relative_phrases_resolve_against_now(service):
     assert b.time_range.describe() == "Dates used: 1 February 2017 to 28 February 2017"
     with pytest.raises(QuestionError, match="not a date"):
         service.ask("What happened in Syria last month?", now="yesterday-ish")
+
+
+def test_time_hints_off_reads_no_range_or_order(service):
+    """`query_time_hints` off (for measuring before/after): the same question searches
+    unfiltered, in relevance order."""
+    from dataclasses import replace
+
+    from qa.retrieval.retriever import HybridSearcher
+
+    q = f"What did the archive report about the election before {service.info().date_range[1][:4]}?"
+    off = HybridSearcher(
+        service.index, service.embedder, replace(service.searcher.params, time_hints=False)
+    )
+    assert service.searcher.plan(q).time is not None
+    plan = off.plan(q)
+    assert plan.time is None and plan.subqueries[0].filters.is_empty()
