@@ -46,6 +46,7 @@ from qa.response import (
     TimeRange,
     Timings,
 )
+from qa.retrieval import events
 from qa.retrieval.decompose import llm_decomposer
 from qa.retrieval.retriever import (
     ArchiveRetriever,
@@ -314,7 +315,8 @@ class QAService:
         query = clean_question(query, self.settings.max_question_chars)
         check_content(query)
         result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
-        return [self._with_copies(_passage(i, h)) for i, h in enumerate(result.hits, start=1)]
+        passages = [self._with_copies(_passage(i, h)) for i, h in enumerate(result.hits, start=1)]
+        return self._with_reports(passages, result.hits)
 
     def timeline(self, query: str = "", by: str = "month", filters: Filters | None = None) -> Any:
         """Matching articles per period and outlet (`qa.timeline`); "" charts the archive."""
@@ -547,12 +549,16 @@ class QAService:
         """The one place an `Answer` is made: the fields every generator shares, the
         retrieved paragraphs it did not cite as `related`, and what only an LLM sets."""
         fields: dict[str, Any] = {"verified_citations": len(citations), **generator_fields}
+        cited = self._with_reports([self._with_copies(c) for c in citations], hits)
+        related = self._with_reports(
+            [self._with_copies(p) for p in _related(hits, citations)], hits
+        )
         return Answer(
             question=question,
             answer=text,
             refused=refused,
-            citations=[self._with_copies(c) for c in citations],
-            related=[self._with_copies(p) for p in _related(hits, citations)],
+            citations=cited,
+            related=related,
             notes=notes,
             filters=filters,
             generator=self.generator,
@@ -575,6 +581,11 @@ class QAService:
                     )
                 )
         return item.model_copy(update={"also_published_by": copies})
+
+    def _with_reports(self, items: list[Any], hits: list[Hit]) -> list[Any]:
+        """Citations or passages with the other outlets' retrieved paragraphs that report
+        the same thing ("reported by N outlets", `qa.retrieval.events`)."""
+        return events.with_reports(items, hits, self.index, self.embedder, self.searcher.stories)
 
     def info(self) -> IndexInfo:
         return self.index.info()

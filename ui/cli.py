@@ -348,11 +348,9 @@ def search(
     if as_json:
         typer.echo(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
         return
-    for p in passages:
-        typer.echo(
-            f"{p.rank:>2}. [{p.score:.4f}] {p.title} — {p.source or '?'} {p.date or ''} ¶{p.paragraphs[0]}"
-        )
-        typer.echo(f"    {p.text[:200]}{'…' if len(p.text) > 200 else ''}")
+    from ui.terminal import print_passages
+
+    print_passages(passages)
 
 
 @app.command()

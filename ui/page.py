@@ -76,6 +76,7 @@ CSS = """
 #sources summary { cursor: pointer; }
 #sources .headline { font-weight: 600; }
 #sources .meta, #sources .hint, .status { color: var(--body-text-color-subdued); font-size: 0.9em; }
+#sources .also, #sources .reported { color: var(--body-text-color-subdued); font-size: 0.85em; margin: 4px 0 0 0; }
 #sources mark { background: #fde68a; color: #111827; padding: 0 2px; }
 a.cite { font-weight: 600; text-decoration: none; }
 .turn-sources { font-size: 0.85em; margin-top: 6px; color: var(--body-text-color-subdued); }
