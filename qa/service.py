@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
 from index.embedder import Embedder
+from qa.answer import development
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
 from qa.answer.followup import standalone
 from qa.answer.question import analyze
@@ -346,6 +347,11 @@ class QAService:
         k = check_k(k)
         now = check_now(now)
         filters = filters or Filters()
+        told = self._development(question, filters, history, now)
+        if told is not None:  # "How did coverage of X develop?": a dated list, any generator
+            yield told.answer
+            yield told
+            return
         if self.chain is None:
             answer = self._extractive(question, k, filters, history, now)
             yield answer.answer
@@ -484,6 +490,37 @@ class QAService:
             short_answer=short,
             standalone_question=searched if rewrite.changed else None,
             time_range=time_range(result.plan, self.searcher.reference_date(now)),
+        )
+
+    def _development(
+        self,
+        question: str,
+        filters: Filters,
+        history: Sequence[tuple[str, str]] | None,
+        now: str | None,
+    ) -> Answer | None:
+        """A how-did-it-develop question told as a dated list of cited paragraphs, one per
+        period (`qa.answer.development`); None for any other question."""
+        t0 = time.perf_counter()
+        rewrite = standalone(question, history) if history else None
+        searched = rewrite.question if rewrite else question
+        told = development.tell(
+            searched, self.searcher, self.answerer, filters, self.settings.min_relevance, now
+        )
+        if told is None:
+            return None
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        return self._assemble(
+            question=question,
+            text=REFUSAL if told.refused else told.text,
+            citations=told.citations,
+            refused=told.refused,
+            hits=told.hits,
+            notes=(rewrite.notes if rewrite else []) + told.notes,
+            filters=filters,
+            timings=Timings(retrieve_ms=ms, total_ms=ms),
+            standalone_question=searched if searched != question else None,
+            time_range=told.time_range,
         )
 
     def quotes(
