@@ -154,13 +154,29 @@ class HybridSearcher:
             return QueryPlan(query, [SubQuery(query, filters or Filters(), "question")])
         from datetime import date
 
-        return plan_query(
+        plan = plan_query(
             query,
             self.aliases,
             filters,
             clauses=self.params.decompose,
             now=date.fromisoformat(self.reference_date(now)) if self.params.time_hints else None,
         )
+        t = plan.time
+        if (
+            t is not None
+            and (t.since or t.until)
+            and self._allowed(plan.subqueries[0].filters) == []
+        ):
+            # A range read from the question's words that holds no article ("in 2021" of
+            # an archive of 2023) would leave nothing to search: it was the event's time.
+            caller = self._allowed(filters or Filters())
+            if caller is None or caller:
+                plain = plan_query(query, self.aliases, filters, clauses=self.params.decompose)
+                plain.notes.append(
+                    f"no article falls in {t.phrase!r}; searched the question without that range"
+                )
+                return plain
+        return plan
 
     def _add_subquestions(self, plan: QueryPlan, filters: Filters | None) -> None:
         """The decomposer's queries as more sub-queries, each with its own outlet/date
