@@ -22,7 +22,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from qa.answer.extractive import Candidate, ExtractiveAnswerer
 from qa.answer.question import parse
 from qa.response import Citation, Filters, TimeRange, human_date
 from qa.retrieval.retriever import Hit
+from qa.timeline import period_start
 
 DEVELOP_VERBS = frozenset({"develop", "unfold", "evolve", "progress", "change"})
 TIMELINE_NOUNS = frozenset({"timeline", "chronology"})
@@ -119,13 +120,6 @@ class Development:
     refused: bool = False
 
 
-def period_of(day: str, by: str) -> str:
-    d = date.fromisoformat(day[:10])
-    if by == "week":
-        return (d - timedelta(days=d.weekday())).isoformat()
-    return d.replace(day=1).isoformat()
-
-
 def period_name(period: str, by: str) -> str:
     d = date.fromisoformat(period)
     if by == "week":
@@ -183,7 +177,7 @@ def choose_entries(hits: list[Hit], min_relevance: float) -> tuple[list[Entry], 
     by = "week" if span <= WEEKS_UP_TO_DAYS else "month"
     groups: dict[str, list[Hit]] = defaultdict(list)
     for h in dated:
-        groups[period_of(h.chunk.date, by)].append(h)
+        groups[period_start(h.chunk.date, by)].append(h)
     periods = sorted(groups)
     if len(periods) > MAX_PERIODS:
         keep = sorted(periods, key=lambda p: (-len({h.chunk.article_id for h in groups[p]}), p))[
