@@ -157,13 +157,37 @@ def story_filters(plan, filters: Filters) -> tuple[Filters, TimeRange | None, li
     return out, time_range, notes
 
 
-def choose_entries(hits: list[Hit], min_relevance: float) -> tuple[list[Entry], str, list[str]]:
+def topic_names(topic: str) -> list[str]:
+    """The names in a topic ("Mosul", "North", "Korea"): a paragraph about the story
+    mentions them all (the story of "the Zorblaxian moon colony" is not one about moons)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return [
+        w
+        for w in re.findall(r"[^\W\d_][\w'’-]*", topic)
+        if w[0].isupper() and w.lower() not in STOP_WORDS
+    ]
+
+
+def mentions(hit: Hit, names: Sequence[str]) -> bool:
+    text = f"{hit.chunk.title}\n{hit.chunk.text}".lower()
+    return all(re.sub(r"['’]s$", "", n.lower()) in text for n in names)
+
+
+def choose_entries(
+    hits: list[Hit], min_relevance: float, names: Sequence[str] = ()
+) -> tuple[list[Entry], str, list[str]]:
     """One entry per period (the period's best-ranked relevant paragraph), chronological,
-    at most MAX_PERIODS (those with the most relevant articles); the step used; notes."""
+    at most MAX_PERIODS (those with the most relevant articles); the step used; notes.
+    Relevant: near the best similarity, and naming every one of the topic's `names`."""
     notes: list[str] = []
     best = max((h.dense for h in hits if h.dense is not None), default=0.0)
     floor = max(min_relevance, best - RELEVANCE_MARGIN)
     relevant = [h for h in hits if h.dense is not None and h.dense >= floor]
+    named = [h for h in relevant if mentions(h, names)]
+    if relevant and not named:
+        notes.append("no retrieved paragraph mentions " + ", ".join(repr(n) for n in names))
+    relevant = named
     dated = [h for h in relevant if h.chunk.date]
     if len(dated) < len(relevant):
         notes.append(
@@ -199,7 +223,9 @@ def quote_sentences(entries: list[Entry], topic_vector: np.ndarray, embedder) ->
     for i, e in enumerate(entries):
         text = e.hit.chunk.text
         own = [
-            (a, b) for a, b in sentence_spans(text) if word_count(text[a:b]) >= MIN_SENTENCE_WORDS
+            (a, b)
+            for a, b in map(lambda ab: _last_line(text, *ab), sentence_spans(text))
+            if word_count(text[a:b]) >= MIN_SENTENCE_WORDS
         ]
         stated = [(a, b) for a, b in own if _states(text[a:b])]
         spans += [(i, a, b) for a, b in stated or own or [(0, len(text))]]
@@ -211,6 +237,18 @@ def quote_sentences(entries: list[Entry], topic_vector: np.ndarray, embedder) ->
             best[i] = (float(s), a, b)
     for i, e in enumerate(entries):
         _, e.start, e.end = best[i]
+
+
+def _last_line(text: str, a: int, b: int) -> tuple[int, int]:
+    """A sentence span that runs over a line break (a headline line before it) begins after
+    the break: the quote stays one line of the answer."""
+    cut = text.rfind("\n", a, b)
+    if cut < 0:
+        return a, b
+    a = cut + 1
+    while a < b and text[a].isspace():
+        a += 1
+    return a, b
 
 
 def _states(sentence: str) -> bool:
@@ -262,7 +300,9 @@ def tell(
         time_range = time_range.model_copy(update={"reference_date": reference})
     weak = result.too_weak(min_relevance)
     entries, by, why = (
-        ([], "month", []) if weak is not None else choose_entries(result.hits, min_relevance)
+        ([], "month", [])
+        if weak is not None
+        else choose_entries(result.hits, min_relevance, topic_names(topic))
     )
     notes += (weak or []) + why
     if not entries:
