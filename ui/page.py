@@ -511,7 +511,7 @@ def _wire_timeline(ui: _Components, holder: ServiceHolder, hidden: dict, asked: 
         return df, gr.update(choices=choices, value=None), line, tl.by
 
     def from_chat(chat: list[dict[str, Any]], by: str, outlets, since, until):
-        asked = [m.get("content", "") for m in chat or [] if m.get("role") == "user"]
+        asked = [_text(m.get("content")) for m in chat or [] if m.get("role") == "user"]
         query = html.unescape(asked[-1]) if asked else ""
         return (query, *chart(query, by, outlets, since, until))
 
@@ -552,6 +552,18 @@ def _wire_timeline(ui: _Components, holder: ServiceHolder, hidden: dict, asked: 
     ui.tl_period.change(choose, [ui.tl_period], period_out, **hidden)
     ui.tl_clicked.change(clicked, [ui.tl_clicked, ui.tl_step], period_out, **hidden)
     ui.tl_plot.select(selected, [ui.tl_step], period_out, **hidden)
+
+
+def _text(content: Any) -> str:
+    """A chat message's text: Gradio 6 hands messages back with their content as a list
+    of parts ([{"type": "text", "text": ...}]), not the string the page put there."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("value") or "")
+    if isinstance(content, (list, tuple)):
+        return " ".join(_text(part) for part in content).strip()
+    return ""
 
 
 def _period_filter(since: str, until: str) -> tuple[Any, Any, Any, str]:

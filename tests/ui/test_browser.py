@@ -277,6 +277,7 @@ def test_clicking_a_timeline_bar_filters_the_next_question_to_its_period(page, b
         for m in (re.search(r", (\d{1,2}) (\w+) (\d{4}) ·", x) for x in metas)
     ]
     assert days and all(period <= d <= until for d in days)
+    expect(query).to_have_value("What did Ryabkov say?")  # the chart follows the question
 
     picker = page.locator("#tl-period input").first
     picker.click()
