@@ -162,11 +162,8 @@ class HybridSearcher:
             now=date.fromisoformat(self.reference_date(now)) if self.params.time_hints else None,
         )
         t = plan.time
-        if (
-            t is not None
-            and (t.since or t.until)
-            and self._allowed(plan.subqueries[0].filters) == []
-        ):
+        rows = self._allowed(plan.subqueries[0].filters) if t and (t.since or t.until) else None
+        if t is not None and rows is not None and not rows:  # [] here, "" on Milvus
             # A range read from the question's words that holds no article ("in 2021" of
             # an archive of 2023) would leave nothing to search: it was the event's time.
             caller = self._allowed(filters or Filters())
