@@ -188,6 +188,26 @@ class ArchiveIndex:
     def chunks(self, rows: list[int]) -> dict[int, StoredChunk]:
         return self.store.chunks_by_rows(rows)
 
+    def vectors(self, rows: list[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these rows, where they are exact (a Flat base, the delta);
+        rows of an IVF base are left out (their codes are lossy and need a direct map)."""
+        out: dict[int, np.ndarray] = {}
+        delta_rows = (
+            set()
+            if self.delta is None
+            else set(self.delta.rows[np.isin(self.delta.rows, rows)].tolist())
+        )
+        flat_base = str(self.manifest.faiss.get("type")) == "Flat"
+        for row in rows:
+            where = self.delta.faiss if row in delta_rows else self.faiss if flat_base else None
+            if where is None:
+                continue
+            try:
+                out[row] = np.asarray(where.reconstruct(int(row)), dtype="float32")
+            except RuntimeError:  # not in this segment (a removed row)
+                continue
+        return out
+
     @functools.cached_property
     def _info(self) -> IndexInfo:
         statements, speakers = self.store.statement_counts()

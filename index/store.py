@@ -410,6 +410,17 @@ class ChunkStore:
         with self._lock:
             return {r[0]: StoredChunk(*r) for r in self.conn.execute(sql, [int(x) for x in rows])}
 
+    def chunks_by_ids(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
+        """Live chunks by their stable ids (labels and links name chunks by id, not row)."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        ents = "c.ents" if self.annotated_schema else "NULL"
+        sql = f"SELECT {_CHUNK_COLUMNS}, {ents} FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.chunk_id IN ({marks})"
+        with self._lock:
+            rows = self.conn.execute(sql, [str(x) for x in chunk_ids]).fetchall()
+        return {r[1]: StoredChunk(*r) for r in rows}
+
     def unannotated_chunks(self) -> list[tuple[int, str]]:
         """(row, text) of the chunks whose entities were never found (an old index)."""
         with self._lock:

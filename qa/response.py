@@ -69,6 +69,38 @@ class StoryCopy(BaseModel):
         return dated_label(self.source, self.date)
 
 
+class OtherReport(BaseModel):
+    """Another outlet's retrieved paragraph that reports the same event and says the same
+    about it, in its own words (qa.retrieval.events): not a copy of the article."""
+
+    article_id: str
+    chunk_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    paragraphs: list[int] = Field(description="Its paragraph numbers in its article.")
+    similarity: float = Field(description="Cosine of the two paragraphs' embeddings.")
+    shared_names: list[str] = Field(
+        default_factory=list, description="Named entities both paragraphs mention (lower case)."
+    )
+
+    @computed_field(description="Outlet and date: 'rte.ie, 2 March 2017'.")
+    @property
+    def label(self) -> str:
+        return dated_label(self.source, self.date)
+
+
+_REPORTED_BY = (
+    "Other outlets' retrieved paragraphs that report the same event and say the same thing "
+    "(one per outlet, most similar first); with this one, 'reported by N outlets'."
+)
+
+
+def reporting_outlets(reported_by: list[OtherReport]) -> int:
+    return 1 + len({(r.source or "").lower() for r in reported_by})
+
+
 class Citation(BaseModel):
     """One numbered source: the exact paragraph and the verbatim quote taken from it."""
 
@@ -96,6 +128,12 @@ class Citation(BaseModel):
         default_factory=list,
         description="Near-duplicate copies of this article (the same story republished).",
     )
+    reported_by: list[OtherReport] = Field(default_factory=list, description=_REPORTED_BY)
+
+    @computed_field(description="Outlets reporting this (1 + the outlets in reported_by).")
+    @property
+    def reported_by_outlets(self) -> int:
+        return reporting_outlets(self.reported_by)
 
     @computed_field(
         description="Outlet and date as the reader sees them: 'tass.com, 14 March 2017'."
@@ -139,6 +177,12 @@ class Passage(BaseModel):
     also_published_by: list[StoryCopy] = Field(
         default_factory=list, description="Near-duplicate copies of this article."
     )
+    reported_by: list[OtherReport] = Field(default_factory=list, description=_REPORTED_BY)
+
+    @computed_field(description="Outlets reporting this (1 + the outlets in reported_by).")
+    @property
+    def reported_by_outlets(self) -> int:
+        return reporting_outlets(self.reported_by)
 
 
 class Timings(BaseModel):

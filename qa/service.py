@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from index.archive import ArchiveIndex, IndexInfo
 from index.chunker import ChunkSettings
 from index.embedder import Embedder
+from qa.answer import development
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
 from qa.answer.followup import standalone
 from qa.answer.question import analyze
@@ -46,6 +47,7 @@ from qa.response import (
     TimeRange,
     Timings,
 )
+from qa.retrieval import events
 from qa.retrieval.conversation import previous_articles, with_context
 from qa.retrieval.decompose import llm_decomposer
 from qa.retrieval.retriever import (
@@ -173,6 +175,7 @@ def search_params(settings: Settings) -> SearchParams:
         bm25_weight=settings.bm25_weight,
         max_chunks_per_article=settings.max_chunks_per_article,
         query_hints=settings.query_hints,
+        time_hints=settings.query_time_hints,
         decompose=settings.query_decompose,
         subquery_weight=settings.subquery_weight,
         merge=settings.subquery_merge,
@@ -314,7 +317,8 @@ class QAService:
         query = clean_question(query, self.settings.max_question_chars)
         check_content(query)
         result = self.searcher.search(query, check_k(k) or self.settings.k, filters)
-        return [self._with_copies(_passage(i, h)) for i, h in enumerate(result.hits, start=1)]
+        passages = [self._with_copies(_passage(i, h)) for i, h in enumerate(result.hits, start=1)]
+        return self._with_reports(passages, result.hits)
 
     def timeline(self, query: str = "", by: str = "month", filters: Filters | None = None) -> Any:
         """Matching articles per period and outlet (`qa.timeline`); "" charts the archive."""
@@ -344,6 +348,11 @@ class QAService:
         k = check_k(k)
         now = check_now(now)
         filters = filters or Filters()
+        told = self._development(question, filters, history, now)
+        if told is not None:  # "How did coverage of X develop?": a dated list, any generator
+            yield told.answer
+            yield told
+            return
         if self.chain is None:
             answer = self._extractive(question, k, filters, history, now)
             yield answer.answer
@@ -489,6 +498,37 @@ class QAService:
             time_range=time_range(result.plan, self.searcher.reference_date(now)),
         )
 
+    def _development(
+        self,
+        question: str,
+        filters: Filters,
+        history: Sequence[tuple[str, str]] | None,
+        now: str | None,
+    ) -> Answer | None:
+        """A how-did-it-develop question told as a dated list of cited paragraphs, one per
+        period (`qa.answer.development`); None for any other question."""
+        t0 = time.perf_counter()
+        rewrite = standalone(question, history) if history else None
+        searched = rewrite.question if rewrite else question
+        told = development.tell(
+            searched, self.searcher, self.answerer, filters, self.settings.min_relevance, now
+        )
+        if told is None:
+            return None
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        return self._assemble(
+            question=question,
+            text=REFUSAL if told.refused else told.text,
+            citations=told.citations,
+            refused=told.refused,
+            hits=told.hits,
+            notes=(rewrite.notes if rewrite else []) + told.notes,
+            filters=filters,
+            timings=Timings(retrieve_ms=ms, total_ms=ms),
+            standalone_question=searched if searched != question else None,
+            time_range=told.time_range,
+        )
+
     def quotes(
         self,
         query: str = "",
@@ -552,12 +592,16 @@ class QAService:
         """The one place an `Answer` is made: the fields every generator shares, the
         retrieved paragraphs it did not cite as `related`, and what only an LLM sets."""
         fields: dict[str, Any] = {"verified_citations": len(citations), **generator_fields}
+        cited = self._with_reports([self._with_copies(c) for c in citations], hits)
+        related = self._with_reports(
+            [self._with_copies(p) for p in _related(hits, citations)], hits
+        )
         return Answer(
             question=question,
             answer=text,
             refused=refused,
-            citations=[self._with_copies(c) for c in citations],
-            related=[self._with_copies(p) for p in _related(hits, citations)],
+            citations=cited,
+            related=related,
             notes=notes,
             filters=filters,
             generator=self.generator,
@@ -580,6 +624,11 @@ class QAService:
                     )
                 )
         return item.model_copy(update={"also_published_by": copies})
+
+    def _with_reports(self, items: list[Any], hits: list[Hit]) -> list[Any]:
+        """Citations or passages with the other outlets' retrieved paragraphs that report
+        the same thing ("reported by N outlets", `qa.retrieval.events`)."""
+        return events.with_reports(items, hits, self.index, self.embedder, self.searcher.stories)
 
     def info(self) -> IndexInfo:
         return self.index.info()

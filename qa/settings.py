@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     query_decompose: bool = Field(
         True, description="Each named outlet's sub-query is its own clause of the question."
     )
+    query_time_hints: bool = Field(
+        True,
+        description="Read time phrases in a question ('latest', 'as of March 2017', 'last "
+        "month') into a date range and a date order. Off: dates named in a question are only "
+        "sub-query hints, as before time-awareness (for measuring).",
+    )
     query_decompose_llm: bool = Field(
         False,
         description="When answering, also ask the generator LLM to split the question into "

@@ -348,11 +348,9 @@ def search(
     if as_json:
         typer.echo(json.dumps([p.model_dump() for p in passages], indent=2, ensure_ascii=False))
         return
-    for p in passages:
-        typer.echo(
-            f"{p.rank:>2}. [{p.score:.4f}] {p.title} — {p.source or '?'} {p.date or ''} ¶{p.paragraphs[0]}"
-        )
-        typer.echo(f"    {p.text[:200]}{'…' if len(p.text) > 200 else ''}")
+    from ui.terminal import print_passages
+
+    print_passages(passages)
 
 
 @app.command()
@@ -509,14 +507,22 @@ def eval_multihop(
         Path, typer.Option("--cache", help="Where the benchmark's index is built once.")
     ] = Path("artifacts/multihop"),
     out: Annotated[Path | None, typer.Option("--out", help="Write every row as JSON.")] = None,
+    query_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query-type",
+            help="Only this query type (repeatable): inference_query, comparison_query, "
+            "temporal_query, null_query.",
+        ),
+    ] = None,
 ) -> None:
     """Answer a stratified MultiHop-RAG sample and print accuracy, refusal and citation figures."""
 
     from qa.eval.multihop import load_queries, run_eval, stratified_sample
 
     queries = load_queries(data)
+    picked = stratified_sample(queries, sample, seed, query_type)  # a bad type fails at once
     service = _multihop_service(data, cache)
-    picked = stratified_sample(queries, sample, seed)
 
     def progress(i, q, a, secs):
         typer.echo(
@@ -710,6 +716,14 @@ def eval_retrieval(
             "[default: ARCHIVE_QA_BACKEND, faiss: the full report].",
         ),
     ] = None,
+    query_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query-type",
+            help="Only MultiHop-RAG queries of this type (repeatable): inference_query, "
+            "comparison_query, temporal_query.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
 ) -> None:
@@ -760,6 +774,7 @@ def eval_retrieval(
         chunking=s.chunk_settings(),
         decomposer=decomposer,
         decompose_sample=llm_decompose,
+        query_types=query_type,
     )
     _emit(report, out, as_json, print_report)
 

@@ -16,8 +16,9 @@ from typing import Any
 import gradio as gr
 
 from qa.errors import ArchiveQAError
-from qa.response import Answer, Citation, Filters
+from qa.response import Answer, Citation, Filters, human_date
 from qa.retrieval.filters import make_filters
+from qa.timeline import period_end, period_start
 from ui.holder import ServiceHolder
 from ui.render import chat_answer_html, citation_card, error_html, sources_html, status_html
 
@@ -66,6 +67,20 @@ JS = """
     card.classList.add('active');
     card.scrollIntoView({block: 'nearest'});
   }, true);
+  // Clicking a bar of the coverage chart: its period (Vega writes it in the bar's
+  // aria-label) goes to the hidden #tl-clicked box, whose change sets Since/Until.
+  document.addEventListener('click', function (e) {
+    var t = e.target;
+    var plot = t && t.closest ? t.closest('#tl-plot') : null;
+    var bar = plot ? t.closest('[aria-label]') : null;
+    var m = bar ? (bar.getAttribute('aria-label') || '').match(/period: (\\d{4}-\\d{2}-\\d{2})/) : null;
+    if (!m) return;
+    var root = plot.closest('gradio-app') || plot.closest('.gradio-container') || document;
+    var box = root.querySelector('#tl-clicked textarea, #tl-clicked input');
+    if (!box) return;
+    box.value = m[1] + '|' + Date.now();  // a second click on the same bar is a change too
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }, true);
 }
 """
 
@@ -76,6 +91,7 @@ CSS = """
 #sources summary { cursor: pointer; }
 #sources .headline { font-weight: 600; }
 #sources .meta, #sources .hint, .status { color: var(--body-text-color-subdued); font-size: 0.9em; }
+#sources .also, #sources .reported { color: var(--body-text-color-subdued); font-size: 0.85em; margin: 4px 0 0 0; }
 #sources mark { background: #fde68a; color: #111827; padding: 0 2px; }
 a.cite { font-weight: 600; text-decoration: none; }
 .turn-sources { font-size: 0.85em; margin-top: 6px; color: var(--body-text-color-subdued); }
@@ -193,12 +209,15 @@ class _Components:
     outlets: gr.Dropdown
     since: gr.Textbox
     until: gr.Textbox
+    filters: gr.Accordion
     sources: gr.HTML
     tl_query: gr.Textbox
     tl_by: gr.Radio
     tl_plot: gr.BarPlot
     tl_period: gr.Dropdown
     tl_note: gr.Markdown
+    tl_clicked: gr.Textbox
+    tl_step: gr.State
 
 
 def _layout(max_question_chars: int, outlet_choices: list[str]) -> _Components:
@@ -213,13 +232,24 @@ def _layout(max_question_chars: int, outlet_choices: list[str]) -> _Components:
     with gr.Row():
         with gr.Column(scale=3):
             chat, question, ask_btn, clear_btn = _conversation(max_question_chars)
-            outlets, since, until = _filters_accordion(outlet_choices)
+            outlets, since, until, filters = _filters_accordion(outlet_choices)
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
             sources = gr.HTML(sources_html(None), elem_id="sources")
             timeline = _timeline_panel()
     return _Components(
-        status, turns, chat, question, ask_btn, clear_btn, outlets, since, until, sources, *timeline
+        status,
+        turns,
+        chat,
+        question,
+        ask_btn,
+        clear_btn,
+        outlets,
+        since,
+        until,
+        filters,
+        sources,
+        *timeline,
     )
 
 
@@ -246,8 +276,10 @@ def _conversation(max_question_chars: int) -> tuple[gr.Chatbot, gr.Textbox, gr.B
     return chat, question, ask_btn, clear_btn
 
 
-def _filters_accordion(outlet_choices: list[str]) -> tuple[gr.Dropdown, gr.Textbox, gr.Textbox]:
-    with gr.Accordion("Filters", open=False, elem_id="filters"):
+def _filters_accordion(
+    outlet_choices: list[str],
+) -> tuple[gr.Dropdown, gr.Textbox, gr.Textbox, gr.Accordion]:
+    with gr.Accordion("Filters", open=False, elem_id="filters") as filters:
         outlets = gr.Dropdown(
             choices=outlet_choices,
             multiselect=True,
@@ -257,7 +289,7 @@ def _filters_accordion(outlet_choices: list[str]) -> tuple[gr.Dropdown, gr.Textb
         with gr.Row():
             since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
             until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
-    return outlets, since, until
+    return outlets, since, until, filters
 
 
 class _ChatHandlers:
@@ -435,9 +467,11 @@ def _filters_or_error(service, sources, since, until) -> Filters | None:
     return None if f.is_empty() else f
 
 
-def _timeline_panel() -> tuple[gr.Textbox, gr.Radio, gr.BarPlot, gr.Dropdown, gr.Markdown]:
-    """Coverage over time: matching articles per period and outlet; choosing a period (or
-    selecting bars) sets the Since/Until filters of the next question."""
+def _timeline_panel() -> tuple[
+    gr.Textbox, gr.Radio, gr.BarPlot, gr.Dropdown, gr.Markdown, gr.Textbox
+]:
+    """Coverage over time: matching articles per period and outlet; clicking a bar,
+    choosing a period or selecting bars sets the Since/Until filters of the next question."""
     with gr.Accordion("Coverage over time", open=True, elem_id="timeline"):
         with gr.Row():
             query = gr.Textbox(
@@ -449,7 +483,11 @@ def _timeline_panel() -> tuple[gr.Textbox, gr.Radio, gr.BarPlot, gr.Dropdown, gr
         )
         period = gr.Dropdown(choices=[], label="Filter the search to a period", elem_id="tl-period")
         note = gr.Markdown("", elem_id="tl-note")
-    return query, by, plot, period, note
+        # The period of a clicked bar, written by the page's script (BarPlot has no click
+        # event; its bars carry their period in their aria-label).
+        clicked = gr.Textbox(visible="hidden", elem_id="tl-clicked")
+        step = gr.State("month")  # the chart's step (a long span is charted coarser)
+    return query, by, plot, period, note, clicked, step
 
 
 def _wire_timeline(ui: _Components, holder: ServiceHolder, hidden: dict, asked: list) -> None:
@@ -465,42 +503,76 @@ def _wire_timeline(ui: _Components, holder: ServiceHolder, hidden: dict, asked: 
             filters = make_filters(outlets, since, until, [n for n, _ in service.info().sources])
             tl = service.timeline(query or "", by or "month", filters)
         except (ArchiveQAError, ValueError) as exc:
-            return gr.update(), gr.update(), f"⚠ {exc}"
+            return gr.update(), gr.update(), f"⚠ {exc}", gr.update()
         df = pd.DataFrame([b.model_dump() for b in tl.bars], columns=["period", "outlet", "count"])
         periods = sorted({b.period for b in tl.bars})
         choices = [("whole archive", "")] + [(p, f"{p}|{tl.period_range(p)[1]}") for p in periods]
         line = f"{tl.articles:,} articles by {tl.by}" + "".join(f" · {n}" for n in tl.notes)
-        return df, gr.update(choices=choices, value=None), line
+        return df, gr.update(choices=choices, value=None), line, tl.by
 
     def from_chat(chat: list[dict[str, Any]], by: str, outlets, since, until):
-        asked = [m.get("content", "") for m in chat or [] if m.get("role") == "user"]
+        asked = [_text(m.get("content")) for m in chat or [] if m.get("role") == "user"]
         query = html.unescape(asked[-1]) if asked else ""
         return (query, *chart(query, by, outlets, since, until))
 
     def choose(value: str | None):
         if value is None:
-            return gr.update(), gr.update()
+            return gr.update(), gr.update(), gr.update(), gr.update()
         lo, _, hi = (value or "").partition("|")
-        return lo, hi
+        return _period_filter(lo, hi)
 
-    def selected(evt: gr.SelectData):
-        """Bars brushed on the chart: their x range as Since/Until."""
+    def clicked(value: str, by: str):
+        """A clicked bar: its period (the page's script sends "YYYY-MM-DD|<click id>")."""
+        day = _day((value or "").partition("|")[0])
+        if not day:
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        start = period_start(day, by or "month")
+        return _period_filter(start, period_end(start, by or "month"))
+
+    def selected(evt: gr.SelectData, by: str):
+        """Bars brushed on the chart: from the first one's start to the last one's end."""
         index = evt.index if isinstance(evt.index, (list, tuple)) else [evt.index]
         days = [_day(v) for v in index if v is not None]
         days = [d for d in days if d]
         if not days:
-            return gr.update(), gr.update()
-        return min(days), max(days)
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        step = by or "month"
+        return _period_filter(
+            period_start(min(days), step), period_end(period_start(max(days), step), step)
+        )
 
     tl_in = [ui.tl_query, ui.tl_by, ui.outlets, ui.since, ui.until]
-    tl_out = [ui.tl_plot, ui.tl_period, ui.tl_note]
+    tl_out = [ui.tl_plot, ui.tl_period, ui.tl_note, ui.tl_step]
     ui.tl_query.submit(chart, tl_in, tl_out, **hidden)
     ui.tl_by.change(chart, tl_in, tl_out, **hidden)
     chat_in = [ui.chat, ui.tl_by, ui.outlets, ui.since, ui.until]
     for event in asked:
         event.then(from_chat, chat_in, [ui.tl_query, *tl_out], **hidden)
-    ui.tl_period.change(choose, [ui.tl_period], [ui.since, ui.until], **hidden)
-    ui.tl_plot.select(selected, None, [ui.since, ui.until], **hidden)
+    period_out = [ui.since, ui.until, ui.filters, ui.tl_note]
+    ui.tl_period.change(choose, [ui.tl_period], period_out, **hidden)
+    ui.tl_clicked.change(clicked, [ui.tl_clicked, ui.tl_step], period_out, **hidden)
+    ui.tl_plot.select(selected, [ui.tl_step], period_out, **hidden)
+
+
+def _text(content: Any) -> str:
+    """A chat message's text: Gradio 6 hands messages back with their content as a list
+    of parts ([{"type": "text", "text": ...}]), not the string the page put there."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("value") or "")
+    if isinstance(content, (list, tuple)):
+        return " ".join(_text(part) for part in content).strip()
+    return ""
+
+
+def _period_filter(since: str, until: str) -> tuple[Any, Any, Any, str]:
+    """Since/Until set to a period, the Filters opened to show it, and a line that says so;
+    "" and "" (the whole archive) clear them."""
+    if not since and not until:
+        return "", "", gr.update(), "Searching the whole archive."
+    span = f"{human_date(since)} to {human_date(until)}"
+    return since, until, gr.update(open=True), f"The next question searches {span}."
 
 
 def _day(value: Any) -> str | None:

@@ -78,6 +78,8 @@ def citation_card(c: Citation) -> str:
                 else where
             )
         also = f'<p class="also">also published by {"; ".join(copies)}</p>'
+    if c.reported_by:
+        also += reported_html(c)
     return (
         f'<details class="source" id="src-{c.n}" data-n="{c.n}">'
         f'<summary><span class="n">[{c.n}]</span> <span class="headline">{escape(c.title)}</span>'
@@ -85,6 +87,27 @@ def citation_card(c: Citation) -> str:
         f'<p class="para">{highlighted_paragraph(c)}</p>'
         f'<p class="link">{link}</p>{also}'
         "</details>"
+    )
+
+
+def _linked(label: str, url: str | None) -> str:
+    u = safe_url(url)
+    if not u:
+        return escape(label)
+    return (
+        f'<a href="{escape(u, quote=True)}" target="_blank" rel="noopener noreferrer">'
+        f"{escape(label)}</a>"
+    )
+
+
+def reported_html(c: Citation) -> str:
+    """ "Reported by 3 outlets: also rte.ie, 2 March 2017; ..." under a source card."""
+    others = "; ".join(_linked(r.label, r.url) for r in c.reported_by)
+    names = ", ".join(sorted({n for r in c.reported_by for n in r.shared_names})[:6])
+    return (
+        f'<p class="reported" title="the same event in their own words; shared names: '
+        f'{escape(names, quote=True)}">reported by {c.reported_by_outlets} outlets: '
+        f"also {others}</p>"
     )
 
 
@@ -122,6 +145,7 @@ def chat_answer_html(answer: Answer, turn: int = 0) -> str:
         return f'<div class="answer turn-{turn}">{body}</div>'
     items = "".join(
         f"<li>{escape(c.title)} · {escape(c.label)} · paragraph {c.paragraph}"
+        + (f" · reported by {c.reported_by_outlets} outlets" if c.reported_by else "")
         + (f": “{escape(c.quote)}”" if c.quote else "")
         + "</li>"
         for c in answer.citations

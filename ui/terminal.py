@@ -92,6 +92,8 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
         if c.also_published_by:
             copies = "; ".join(f"{x.label}" for x in c.also_published_by)
             console.print(f"    [dim]also published by {_escape(copies)}[/]", highlight=False)
+        if c.reported_by:
+            console.print(f"    [dim]{_escape(reported_line(c))}[/]", highlight=False)
         before, quote, after = (
             c.text[: c.quote_start],
             c.text[c.quote_start : c.quote_end],
@@ -118,6 +120,27 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
         f"[dim]{answer.generator}{_escape(model)} · retrieve {t.retrieve_ms:.0f} ms · "
         f"answer {t.generate_ms:.0f} ms{checked}[/]"
     )
+
+
+def reported_line(item: Any) -> str:
+    """ "reported by 3 outlets: also rte.ie, 2 March 2017; bbc.co.uk, 2 March 2017"."""
+    others = "; ".join(r.label for r in item.reported_by)
+    return f"reported by {item.reported_by_outlets} outlets: also {others}"
+
+
+def print_passages(passages: list[Any]) -> None:
+    """Search results: rank, score, headline, outlet, date, paragraph, the text's start;
+    copies of the story and other outlets reporting the same under each."""
+    for p in passages:
+        print(
+            f"{p.rank:>2}. [{p.score:.4f}] {p.title} — {p.source or '?'} {p.date or ''} "
+            f"¶{p.paragraphs[0]}"
+        )
+        print(f"    {p.text[:200]}{'…' if len(p.text) > 200 else ''}")
+        if p.also_published_by:
+            print("    also published by " + "; ".join(x.label for x in p.also_published_by))
+        if p.reported_by:
+            print("    " + reported_line(p))
 
 
 def _escape(text: str) -> str:

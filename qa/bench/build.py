@@ -70,10 +70,30 @@ def our_build(
     row = _row(label, result.embedded_chunks, result.seconds, peak)
     row["embed_s"] = round(result.embed_seconds, 2)
     row["annotate_s"] = round(result.timings.get("annotate", 0.0), 2)
+    row["statements_s"] = round(result.timings.get("statements", 0.0), 2)
+    row["stories_s"] = round(result.timings.get("stories", 0.0), 2)
+    row["clusters_s"], row["clustered_articles"] = time_clusters(result.build)
     row["other_s"] = round(result.seconds - result.embed_seconds, 2)
     row["articles"] = result.articles
     row["faiss_type"] = str(result.manifest.faiss["type"])
     return row
+
+
+def time_clusters(build: Path) -> tuple[float, int]:
+    """Seconds to derive the near-duplicate clusters from a build's stored signatures (what
+    opening an index adds, `index.stories.StoryClusters.from_store`), and how many
+    articles they put in a cluster."""
+    from index.buildkit import STORE
+    from index.store import ChunkStore
+    from index.stories import StoryClusters
+
+    store = ChunkStore(build / STORE, readonly=True)
+    try:
+        with stopwatch() as t:
+            clusters = StoryClusters.from_store(store)
+    finally:
+        store.close()
+    return round(t["s"], 3), len(clusters.cluster_of)
 
 
 def langchain_build(
@@ -173,6 +193,8 @@ def run_build(
     }
     if plain is not None and ours_ov is not None:
         ratios["annotated_seconds_vs_plain"] = _ratio(ours_ov["seconds"], plain["seconds"])
+    shown = ours_ov or ours_torch
+    ratios["stories_share_of_build"] = _ratio(shown["stories_s"], shown["seconds"])
     if lc is not None:
         best = ours_ov or ours_torch
         ratios["langchain_seconds_vs_ours"] = _ratio(lc["seconds"], best["seconds"])
@@ -180,6 +202,13 @@ def run_build(
     return {
         "articles": articles,
         "chunks": len(texts),
+        "stories": {
+            "build": shown["name"],
+            "sign_s": shown["stories_s"],
+            "cluster_s": shown["clusters_s"],
+            "build_s": shown["seconds"],
+            "clustered_articles": shown["clustered_articles"],
+        },
         "batch_size": batch_size,
         "rows": rows,
         "ratios": ratios,

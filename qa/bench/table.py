@@ -74,6 +74,18 @@ def _print_build(console: Console, b: dict[str, Any]) -> None:
             f"  build with entity annotation ÷ without (seconds): "
             f"{_x(r['annotated_seconds_vs_plain'])} (goal ≤ 1.5×)"
         )
+    st = b.get("stories")
+    if st:
+        console.print(
+            f"  story clustering: MinHash signatures {st['sign_s']:.2f} s of the "
+            f"{st['build_s']:.1f} s {st['build']} ({_pct(r.get('stories_share_of_build'))}); "
+            f"clusters from them when an index opens {st['cluster_s'] * 1000:.0f} ms "
+            f"({st['clustered_articles']} articles in a cluster)"
+        )
+
+
+def _pct(share: float | None) -> str:
+    return "?" if share is None else f"{share:.1%}"
 
 
 def _print_backend(console: Console, b: dict[str, Any]) -> None:

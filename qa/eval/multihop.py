@@ -30,7 +30,7 @@ import re
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +86,23 @@ def load_queries(data: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def stratified_sample(queries: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """`n` queries, as equal a share of each of the four types as `n` allows."""
+def stratified_sample(
+    queries: list[dict[str, Any]], n: int, seed: int, types: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """`n` queries, as equal a share of each of the four types (or of `types`) as `n` allows."""
+    types = tuple(types or QUERY_TYPES)
+    unknown = sorted(set(types) - set(QUERY_TYPES))
+    if unknown:
+        raise ValueError(
+            f"unknown query type {', '.join(unknown)}; MultiHop-RAG has {', '.join(QUERY_TYPES)}"
+        )
     rng = random.Random(seed)
     by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for q in queries:
         by_type[q["question_type"]].append(q)
     out: list[dict[str, Any]] = []
-    for i, t in enumerate(QUERY_TYPES):
-        share = n // len(QUERY_TYPES) + (1 if i < n % len(QUERY_TYPES) else 0)
+    for i, t in enumerate(types):
+        share = n // len(types) + (1 if i < n % len(types) else 0)
         out.extend(rng.sample(by_type[t], min(share, len(by_type[t]))))
     return out
 

@@ -45,7 +45,13 @@ class Config:
 
 def ablation_configs(tuned: SearchParams) -> list[Config]:
     """The rows of the ablation table; each adds one piece to the row before it."""
-    plain = replace(tuned, query_hints=False, max_chunks_per_article=NO_DIVERSITY, merge="rrf")
+    plain = replace(
+        tuned,
+        query_hints=False,
+        time_hints=False,
+        max_chunks_per_article=NO_DIVERSITY,
+        merge="rrf",
+    )
     equal = replace(plain, dense_weight=1.0, bm25_weight=1.0)
     return [
         Config("dense only", "dense", equal),
@@ -63,12 +69,17 @@ def ablation_configs(tuned: SearchParams) -> list[Config]:
         Config(
             f"+ diversity (≤{tuned.max_chunks_per_article} chunks/article)",
             "hybrid",
-            replace(tuned, query_hints=True, decompose=True, merge="rrf"),
+            replace(tuned, query_hints=True, time_hints=False, decompose=True, merge="rrf"),
         ),
         Config(
-            "+ interleaved sub-queries (default)",
+            "+ interleaved sub-queries",
             "hybrid",
-            replace(tuned, query_hints=True, decompose=True, merge="interleave"),
+            replace(tuned, query_hints=True, time_hints=False, decompose=True, merge="interleave"),
+        ),
+        Config(
+            "+ time ranges and date order (default)",
+            "hybrid",
+            replace(tuned, query_hints=True, time_hints=True, decompose=True, merge="interleave"),
         ),
     ]
 
@@ -101,9 +112,25 @@ def ensure_index(
     return root
 
 
-def load_multihop_queries(data: Path) -> list[dict[str, Any]]:
+def load_multihop_queries(
+    data: Path, query_types: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The answerable queries (with evidence), of the given types only when named."""
     queries = json.loads((data / "queries_train.json").read_text(encoding="utf-8"))
-    return [q for q in queries if q["question_type"] != "null_query" and q["evidence_list"]]
+    if query_types:
+        known = {q["question_type"] for q in queries}
+        unknown = sorted(set(query_types) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown query type {', '.join(unknown)}; MultiHop-RAG has {', '.join(sorted(known))}"
+            )
+    return [
+        q
+        for q in queries
+        if q["question_type"] != "null_query"
+        and q["evidence_list"]
+        and (not query_types or q["question_type"] in query_types)
+    ]
 
 
 def split_halves(n: int, seed: int = 0) -> tuple[list[int], list[int]]:
@@ -348,12 +375,13 @@ def evaluate(
     chunking: ChunkSettings | None = None,
     decomposer: Callable[[str], list[str]] | None = None,
     decompose_sample: int = 200,
+    query_types: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The report; with a `decomposer` (an LLM's), also the default retriever with and
     without its sub-questions on the first `decompose_sample` held-out queries (an LLM
     call a question is too slow for all of them)."""
     report: dict[str, Any] = {"machine": _machine()}
-    run = _Evaluation(embedder, limit, rebuild, progress, log, chunking)
+    run = _Evaluation(embedder, limit, rebuild, progress, log, chunking, query_types=query_types)
     if multihop is not None:
         report["multihop"] = run.multihop(multihop, multihop_index, decomposer, decompose_sample)
     if news is not None:
@@ -376,6 +404,7 @@ class _Evaluation:
     log: Callable[[str], None]
     chunking: ChunkSettings | None
     base: SearchParams = field(default_factory=SearchParams)
+    query_types: Sequence[str] | None = None  # only these MultiHop-RAG types (None: all)
     # The held-out MultiHop-RAG questions and their best-paragraph scores on their own corpus.
     refusal_questions: list[str] | None = None
     refusal_pos: np.ndarray | None = None
@@ -405,7 +434,7 @@ class _Evaluation:
         """Fusion weights tuned on one half, the ablation rows, and the refusal signal."""
         t0 = time.perf_counter()
         index, searcher = self._open(root, [data / "corpus_train.json"], MULTIHOP_FIELDS)
-        queries = load_multihop_queries(data)[: self.limit]
+        queries = load_multihop_queries(data, self.query_types)[: self.limit]
         tune_idx, test_idx = split_halves(len(queries))
         self.log(
             f"MultiHop-RAG: {len(queries)} queries ({len(tune_idx)} to tune fusion weights, {len(test_idx)} held out)"
@@ -423,6 +452,7 @@ class _Evaluation:
         self.refusal_pos = best_dense(searcher, self.refusal_questions)
         refusal_null = best_dense(searcher, _null_queries(data)[: self.limit])
         section = {
+            "query_types": list(self.query_types or []) or "all",
             "queries": len(queries),
             "held_out": len(test_idx),
             "tuning_trials": trials,
@@ -536,9 +566,12 @@ def print_report(report: dict[str, Any]) -> None:
     console = Console()
     mh = report.get("multihop")
     if mh:
+        types = mh.get("query_types", "all")
+        kinds = "" if types == "all" else f" {', '.join(types)}"
         for part, n in (("held_out", mh["held_out"]), ("all", mh["queries"])):
             table = Table(
-                title=f"MultiHop-RAG retrieval, top 10 ({part.replace('_', '-')} queries, n={n})"
+                title=f"MultiHop-RAG retrieval, top 10 ({part.replace('_', '-')}{kinds} "
+                f"queries, n={n})"
             )
             table.add_column("configuration")
             for metric in mh["rows"][0][part]:

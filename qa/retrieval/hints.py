@@ -244,7 +244,8 @@ def _apply_time(plan: QueryPlan, base: Filters, now: date) -> tuple[Filters, lis
     """The caller's filters narrowed to the question's time range, and the time words to
     leave out of the searched text. Two or more named outlets keep their dates as
     per-outlet hints: one range over all of them could exclude the others' articles."""
-    hint = find_time(plan.question, now)
+    outlets = [(m.start, m.end) for m in plan.sources]
+    hint = find_time(plan.question, now, outlets)
     if hint is None:
         return base, []
     plan.notes += list(hint.notes)
@@ -253,10 +254,34 @@ def _apply_time(plan: QueryPlan, base: Filters, now: date) -> tuple[Filters, lis
             plan.dates.append(d)
     plan.dates.sort(key=lambda d: d.start)
     spans = [Mention(s, e, plan.question[s:e]) for s, e in hint.spans]
-    for rx in (_LATEST, _FIRST):
-        if hint.order and (m := rx.search(plan.question)):
+    masked = [*outlets, *((m.start(), m.end()) for m in _QUOTED.finditer(plan.question))]
+    rx = {"latest": _LATEST, "first": _FIRST}.get(hint.order or "")
+    for m in rx.finditer(plan.question) if rx else ():
+        if not any(a < m.end() and m.start() < b for a, b in masked):
             spans.append(Mention(m.start(), m.end(), m.group(0)))
             break
+    outside = [
+        d
+        for d in plan.dates
+        if not any(s <= d.start < e for s, e in hint.spans)
+        and (
+            (hint.until and d.since and d.since > hint.until)
+            or (hint.since and d.until and d.until < hint.since)
+        )
+    ]
+    if (hint.since or hint.until) and outside:
+        # "before October 1 ... the report on December 5": the range dates one clause.
+        plan.notes.append(
+            f"{hint.phrase!r} kept as a hint: the question also names {outside[0].text!r}"
+        )
+        own = DateMention(hint.spans[0][0], hint.spans[-1][1], hint.phrase, hint.since, hint.until)
+        plan.dates = [d for d in plan.dates if not (d.start < own.end and own.start < d.end)]
+        plan.dates.append(own)
+        plan.dates.sort(key=lambda d: d.start)
+        plan.time = (
+            TimeHint(None, None, hint.order, hint.phrase, (), hint.notes) if hint.order else None
+        )
+        return base, [x for x in spans if (x.start, x.end) not in hint.spans] if hint.order else []
     if not (hint.since or hint.until):
         plan.time = hint if hint.order else None
         return base, spans if hint.order else []
@@ -320,8 +345,8 @@ _PERIOD_END = re.compile(
     rf"(?:\d|\b(?:{_MONTH_RE}|week|month|year|ago|yesterday|today)s?)\W*$", re.I
 )
 _TIMEISH = re.compile(r"\b(?:spring|summer|autumn|fall|winter|quarter|weekend)\b", re.I)
-_PHRASE_END = re.compile(
-    r"[,;:?!()\"]|\s(?:and|or|but|what|who|when|how|did|does|was|were)\s", re.I
+_PHRASE_END = re.compile(  # a comma before a year belongs to the date ("October 1, 2023")
+    r"[;:?!()\"]|,(?!\s*\d{4}\b)|\s(?:and|or|but|what|who|when|how|did|does|was|were)\s", re.I
 )
 # Words that make "in March 2017" / "last year" about when the archive reported something.
 _COVERAGE = re.compile(
@@ -329,6 +354,7 @@ _COVERAGE = re.compile(
     r"|wr[io]te|headlines?|happen\w*)\b",
     re.I,
 )
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 _UNTIL = {"as of", "as at", "up to", "until", "till", "by"}
 _BEFORE_CUES = {"before", "prior to", "earlier than"}
 _AFTER_CUES = {"after", "later than"}
@@ -402,20 +428,34 @@ def _period(text: str, now: date) -> tuple[date, date] | None:
     return d, d
 
 
-def find_time(question: str, now: date) -> TimeHint | None:
+def find_time(question: str, now: date, ignore: Iterable[tuple[int, int]] = ()) -> TimeHint | None:
     """The question's time range and date order, relative phrases resolved against `now`.
 
-    A phrase that looks like a time but does not parse ("since the spring") is ignored with
-    a note; nothing here raises."""
-    order = "latest" if _LATEST.search(question) else "first" if _FIRST.search(question) else None
-    spans: list[tuple[int, int]] = []
-    words: list[str] = []
+    Words inside `ignore` (the outlets the question names: "Business Today | Latest Stock
+    Market News") or inside double quotes (a title: "Chris Hammer's latest book") are not
+    time words. One range phrase filters the whole question; two or more ("the article
+    after September 26 and the one after December 24") each date their own clause, so they
+    become hints (`soft`), like the time of an event. A day named after "before"/"after"
+    counts itself (publication times are UTC: the day may be off by one). A phrase that
+    looks like a time but does not parse ("since the spring") is ignored with a note;
+    nothing here raises."""
+    masked = [*ignore, *((m.start(), m.end()) for m in _QUOTED.finditer(question))]
+
+    def free(m: re.Match[str]) -> bool:
+        return not any(a < m.end() and m.start() < b for a, b in masked)
+
+    order = None
+    for rx, name in ((_LATEST, "latest"), (_FIRST, "first")):
+        if any(free(m) for m in rx.finditer(question)):
+            order = name
+            break
     notes: list[str] = []
-    since: date | None = None
-    until: date | None = None
     coverage = bool(_COVERAGE.search(question))
     soft: list[DateMention] = []
+    hard: list[tuple[str, date, date, int, int]] = []  # cue, first day, last day, span
     for m in _RANGE_CUE.finditer(question):
+        if not free(m):
+            continue
         cue = " ".join(m.group(1).lower().split())
         rest = question[m.end() : m.end() + 40]
         cut = _PHRASE_END.search(rest)
@@ -439,33 +479,18 @@ def find_time(question: str, now: date) -> TimeHint | None:
         text, (lo, hi) = found
         if cue == "on" or (cue in ("in", "from") and lo == hi):
             continue  # a day "on"/"in" a clause is an outlet's hint (sub-query), not a range
-        try:
-            if cue in _UNTIL:
-                until = min(filter(None, [until, hi]))
-            elif cue in _BEFORE_CUES:
-                until = min(filter(None, [until, lo - timedelta(days=1)]))
-            elif cue in _AFTER_CUES:
-                since = max(filter(None, [since, hi + timedelta(days=1)]))
-            elif cue in _SINCE:
-                since = max(filter(None, [since, lo]))
-            elif not coverage:  # in/during the event's time: a hint only
-                end = m.end() + rest.find(text) + len(text)
-                soft.append(
-                    DateMention(
-                        m.start(), end, question[m.start() : end], lo.isoformat(), hi.isoformat()
-                    )
-                )
-                continue
-            else:  # in, during, throughout
-                since = max(filter(None, [since, lo]))
-                until = min(filter(None, [until, hi]))
-        except OverflowError:
-            continue
         end = m.end() + rest.find(text) + len(text)
-        spans.append((m.start(), end))
-        words.append(question[m.start() : end])
+        if cue not in _UNTIL | _BEFORE_CUES | _AFTER_CUES | _SINCE and not coverage:
+            # in/during the event's time: a hint only
+            soft.append(
+                DateMention(
+                    m.start(), end, question[m.start() : end], lo.isoformat(), hi.isoformat()
+                )
+            )
+            continue
+        hard.append((cue, lo, hi, m.start(), end))
     for m in _BARE_RELATIVE.finditer(question):
-        if any(s <= m.start() < e for s, e in spans):
+        if not free(m) or any(s <= m.start() < e for _, _, _, s, e in hard):
             continue
         window = _period(m.group(0), now)
         if window is None:
@@ -473,28 +498,39 @@ def find_time(question: str, now: date) -> TimeHint | None:
         lo, hi = window
         if m.group(0).lower().startswith("past"):
             lo, hi = now - (hi - lo), now
+        hi = min(hi, now)
         if not coverage:
-            soft.append(
-                DateMention(
-                    m.start(), m.end(), m.group(0), lo.isoformat(), min(hi, now).isoformat()
-                )
-            )
+            soft.append(DateMention(m.start(), m.end(), m.group(0), lo.isoformat(), hi.isoformat()))
             continue
-        since = max(filter(None, [since, lo]))
-        until = min(filter(None, [until, min(hi, now)]))
-        spans.append((m.start(), m.end()))
-        words.append(m.group(0))
-    if since and until and since > until:
-        notes.append(f"the dates in {' / '.join(words)!r} leave no days; ignored")
-        since = until = None
-        spans = []
+        hard.append(("in", lo, hi, m.start(), m.end()))
+    if len(hard) > 1:
+        # Several time phrases: each dates its own clause (two articles compared).
+        soft += [_as_hint(question, *h) for h in hard]
+        notes.append(
+            "several time phrases ("
+            + "; ".join(repr(question[s:e]) for *_, s, e in hard)
+            + ") searched as hints, not one range"
+        )
+        hard = []
+    since = until = None
+    spans: list[tuple[int, int]] = []
+    words: list[str] = []
+    for cue, lo, hi, start, end in hard:
+        try:
+            since, until = _bounds(cue, lo, hi)
+        except OverflowError:
+            continue
+        spans.append((start, end))
+        words.append(question[start:end])
     if not (order or since or until):
         if notes or soft:
             return TimeHint(None, None, None, "", (), tuple(notes), tuple(soft))
         return None
     for rx in (_LATEST, _FIRST):
-        if order and (m := rx.search(question)) and (order == "latest") == (rx is _LATEST):
-            words.insert(0, m.group(0))
+        if order and (order == "latest") == (rx is _LATEST):
+            m = next((x for x in rx.finditer(question) if free(x)), None)
+            if m:
+                words.insert(0, m.group(0))
     return TimeHint(
         since.isoformat() if since else None,
         until.isoformat() if until else None,
@@ -503,4 +539,30 @@ def find_time(question: str, now: date) -> TimeHint | None:
         tuple(spans),
         tuple(notes),
         tuple(soft),
+    )
+
+
+def _bounds(cue: str, lo: date, hi: date) -> tuple[date | None, date | None]:
+    """The (since, until) a cue makes of a period. A single day after before/after counts
+    itself: a question's day may be a day off the UTC publication time."""
+    day = lo == hi
+    if cue in _UNTIL:
+        return None, hi
+    if cue in _BEFORE_CUES:
+        return None, hi if day else lo - timedelta(days=1)
+    if cue in _AFTER_CUES:
+        return (lo if day else hi + timedelta(days=1)), None
+    if cue in _SINCE:
+        return lo, None
+    return lo, hi  # in, during, throughout
+
+
+def _as_hint(question: str, cue: str, lo: date, hi: date, start: int, end: int) -> DateMention:
+    since, until = _bounds(cue, lo, hi)
+    return DateMention(
+        start,
+        end,
+        question[start:end],
+        since.isoformat() if since else None,
+        until.isoformat() if until else None,
     )

@@ -43,6 +43,7 @@ class SearchParams:
     bm25_weight: float = 1.0
     max_chunks_per_article: int = 3
     query_hints: bool = True  # outlet/date hints in the question become sub-queries
+    time_hints: bool = True  # time phrases become a date range / date order (needs query_hints)
     decompose: bool = True  # each outlet's sub-query is its own clause, not the whole question
     subquery_weight: float = 1.0
     # How the question's and the sub-queries' rankings are merged: "interleave" takes
@@ -153,13 +154,26 @@ class HybridSearcher:
             return QueryPlan(query, [SubQuery(query, filters or Filters(), "question")])
         from datetime import date
 
-        return plan_query(
+        plan = plan_query(
             query,
             self.aliases,
             filters,
             clauses=self.params.decompose,
-            now=date.fromisoformat(self.reference_date(now)),
+            now=date.fromisoformat(self.reference_date(now)) if self.params.time_hints else None,
         )
+        t = plan.time
+        rows = self._allowed(plan.subqueries[0].filters) if t and (t.since or t.until) else None
+        if t is not None and rows is not None and not rows:  # [] here, "" on Milvus
+            # A range read from the question's words that holds no article ("in 2021" of
+            # an archive of 2023) would leave nothing to search: it was the event's time.
+            caller = self._allowed(filters or Filters())
+            if caller is None or caller:
+                plain = plan_query(query, self.aliases, filters, clauses=self.params.decompose)
+                plain.notes.append(
+                    f"no article falls in {t.phrase!r}; searched the question without that range"
+                )
+                return plain
+        return plan
 
     def _add_subquestions(self, plan: QueryPlan, filters: Filters | None) -> None:
         """The decomposer's queries as more sub-queries, each with its own outlet/date

@@ -230,3 +230,57 @@ def test_missing_index_is_a_readable_message_in_the_page(page, tmp_path):
         assert "no-index-here" in error.inner_text()
         assert "Traceback" not in page.content()
         page.screenshot(path=str(ARTIFACTS / "page-no-index.png"), full_page=True)
+
+
+def test_clicking_a_timeline_bar_filters_the_next_question_to_its_period(page, base):
+    """The chart's bars carry their period; a click sets Since/Until to it (opening the
+    Filters to show them), the next answer cites only that period, and choosing "whole
+    archive" in the period picker clears them again."""
+    import calendar
+    import re
+    from collections import Counter
+    from datetime import date
+
+    from playwright.sync_api import expect
+
+    from qa.timeline import period_end
+
+    page.goto(base + "/")
+    page.locator("#status").get_by_text("articles").wait_for()
+    query = page.locator("#tl-query textarea, #tl-query input").first
+    query.fill("Ryabkov")
+    query.press("Enter")
+    bars = page.locator('#tl-plot [aria-label^="period: "]')
+    bars.first.wait_for()
+    labels = [bars.nth(i).get_attribute("aria-label") or "" for i in range(bars.count())]
+    counts: Counter[str] = Counter()
+    for label in labels:
+        counts[re.search(r"period: ([\d-]+)", label)[1]] += int(
+            re.search(r"count: (\d+)", label)[1]
+        )
+    period = max(counts, key=counts.get)  # the month with the most articles about Ryabkov
+    bars.nth(next(i for i, x in enumerate(labels) if f"period: {period};" in x)).click()
+    until = period_end(period, "month")
+    since_box = page.locator("#since textarea, #since input").first
+    until_box = page.locator("#until textarea, #until input").first
+    expect(since_box).to_have_value(period)
+    expect(until_box).to_have_value(until)
+    assert since_box.is_visible()  # the Filters opened to show the period
+    assert "The next question searches" in page.locator("#tl-note").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "page-timeline-click.png"), full_page=True)
+
+    ask_in_page(page, "What did Ryabkov say?")
+    page.locator("#sources details.source").first.wait_for()
+    metas = page.locator("#sources .meta").all_inner_texts()  # "tass.com, 14 March 2017 · …"
+    days = [
+        date(int(m[3]), list(calendar.month_name).index(m[2]), int(m[1])).isoformat()
+        for m in (re.search(r", (\d{1,2}) (\w+) (\d{4}) ·", x) for x in metas)
+    ]
+    assert days and all(period <= d <= until for d in days)
+    expect(query).to_have_value("What did Ryabkov say?")  # the chart follows the question
+
+    picker = page.locator("#tl-period input").first
+    picker.click()
+    page.get_by_role("option", name="whole archive").click()
+    expect(since_box).to_have_value("")
+    expect(until_box).to_have_value("")

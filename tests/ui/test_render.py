@@ -111,3 +111,23 @@ def test_every_citation_shows_its_outlet_and_date():
     assert html.count("tass.com, 1 May 2016") >= 3  # tooltip, chat sources, card
     # The JSON contract only grows: an answer read back from JSON keeps its citations.
     assert Answer.model_validate_json(answer.model_dump_json()).citations[0].label == c.label
+
+
+def test_other_outlets_reporting_the_same_are_listed_and_escaped():
+    from qa.response import OtherReport
+
+    other = OtherReport(
+        article_id="b",
+        chunk_id="d",
+        title=EVIL,
+        source=EVIL,
+        date="2016-05-02",
+        url="javascript:alert(1)",
+        paragraphs=[2],
+        similarity=0.9,
+        shared_names=[EVIL, "ryabkov"],
+    )
+    card = citation_card(cite(reported_by=[other]))
+    assert "reported by 2 outlets: also" in card and "2 May 2016" in card
+    assert "<script" not in card and "<img" not in card and "javascript:" not in card
+    assert citation_card(cite()).count("reported by") == 0

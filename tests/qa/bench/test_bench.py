@@ -90,6 +90,10 @@ def test_bench_build_and_backend_sections():
     ours = [r for r in build["rows"] if r["name"].startswith("archive-qa build")]
     assert all(r["chunks"] == build["chunks"] for r in ours)
     assert all(v is None or v > 0 for v in build["ratios"].values())
+    # Story clustering's cost: the signing pass inside the build, the LSH when it opens.
+    st = build["stories"]
+    assert 0 < st["sign_s"] < st["build_s"] and st["cluster_s"] >= 0
+    assert st["clustered_articles"] >= 0 and 0 < build["ratios"]["stories_share_of_build"] < 1
 
     backend = report["sections"]["backend"]
     assert backend["backend"] == "openvino" and backend["speedup"] > 0

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from qa.errors import QuestionError
-from qa.retrieval.hints import find_time, plan_query
+from qa.retrieval.hints import find_time, plan_query, source_aliases
 
 NOW = date(2017, 4, 3)
 
@@ -115,3 +115,55 @@ def test_relative_phrases_resolve_against_now(service):
     assert b.time_range.describe() == "Dates used: 1 February 2017 to 28 February 2017"
     with pytest.raises(QuestionError, match="not a date"):
         service.ask("What happened in Syria last month?", now="yesterday-ish")
+
+
+def test_time_hints_off_reads_no_range_or_order(service):
+    """`query_time_hints` off (for measuring before/after): the same question searches
+    unfiltered, in relevance order."""
+    from dataclasses import replace
+
+    from qa.retrieval.retriever import HybridSearcher
+
+    q = f"What did the archive report about the election before {service.info().date_range[1][:4]}?"
+    off = HybridSearcher(
+        service.index, service.embedder, replace(service.searcher.params, time_hints=False)
+    )
+    assert service.searcher.plan(q).time is not None
+    plan = off.plan(q)
+    assert plan.time is None and plan.subqueries[0].filters.is_empty()
+
+
+# -- MultiHop-RAG's temporal questions: time words that are not the question's range ----
+AGENCY = "Business Today | Latest Stock Market And Economy News India"
+
+
+def test_time_words_in_an_outlet_name_or_a_title_are_not_time_words():
+    aliases = source_aliases([AGENCY, "Fortune"])
+    q = f"After the report by {AGENCY} on October 7, 2023, and the report by Fortune on October 13, 2023, did the coverage change?"
+    plan = plan_query(q, aliases, now=NOW)
+    assert plan.time is None  # neither "Latest" nor "Today" of the outlet's name
+    titled = 'Which narrative does the article featuring "Chris Hammer\'s latest book" describe?'
+    assert plan_query(titled, {}, now=NOW).time is None
+
+
+def test_two_time_phrases_date_their_own_clauses():
+    q = "Did TechCrunch report after September 26, 2023 what The Verge reported after December 24, 2023?"
+    hint = find_time(q, NOW)
+    assert hint is not None and not (hint.since or hint.until)
+    assert [(d.since, d.until) for d in hint.soft] == [("2023-09-26", None), ("2023-12-24", None)]
+    assert any("several time phrases" in n for n in hint.notes)
+
+
+def test_a_range_another_named_date_falls_outside_is_a_hint():
+    q = "Has the focus reported by TechCrunch before October 1, 2023, remained consistent with the report on December 5, 2023?"
+    plan = plan_query(q, source_aliases(["TechCrunch"]), now=NOW)
+    assert plan.time is None and plan.subqueries[0].filters.is_empty()
+    assert any("kept as a hint" in n for n in plan.notes)
+    assert any(s.filters.until == "2023-10-01" for s in plan.subqueries[1:])
+
+
+def test_a_range_with_no_article_in_it_is_dropped(service):
+    q = "What was reported in 1999 about weapons convoys?"
+    plan = service.searcher.plan(q)
+    assert plan.time is None and any("no article falls in 'in 1999'" in n for n in plan.notes)
+    assert service.searcher.search(q, 5).hits
