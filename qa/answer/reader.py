@@ -61,7 +61,6 @@ MIN_KEY_COVERAGE = 0.99
 MAX_ANCHOR_STEPS = 3
 # How far below the best typed sentence's score a closer-tied one may stand and still win.
 ANCHOR_SCORE_SLACK = 0.1
-DECLINE_LOOSE = False
 _SUBJECT_PRONOUNS = {"he", "she", "they"}
 _ROLE_SUBJECT = re.compile(
     r"^\s*(?:the|a)\s+(?:[a-z-]+\s+){0,2}(?:minister|president|spokesman|spokeswoman|"
@@ -202,7 +201,7 @@ class Reader:
             if anchor_steps(a, sent) <= MAX_ANCHOR_STEPS:
                 return sent
             loose = loose or sent
-        return None if DECLINE_LOOSE else loose
+        return loose
 
     def _more(self, best: Sentence, ranked: list[Sentence]) -> list[Sentence]:
         """For a description: the next sentences of the same paragraph that score close."""
@@ -489,6 +488,7 @@ def anchor_steps(a: Analysis, sent: Sentence) -> int:
     words = set(a.terms) | {w.lower() for e in a.entity_texts for w in re.findall(r"\w+", e)}
     if a.focus:
         words.add(a.focus)
+    anchors = [t for t in doc if t.lemma_.lower() in words or t.lower_ in words]
     best = 12
     for ent in sent.answers:
         if ent[0] < sent.start:
@@ -497,10 +497,7 @@ def anchor_steps(a: Analysis, sent: Sentence) -> int:
             span = doc.char_span(ent[0] - sent.start, ent[1] - sent.start, alignment_mode="expand")
         if span is None:
             continue
-        anchors = [
-            t for t in doc if (t.lemma_.lower() in words or t.lower_ in words) and t not in span
-        ]
-        best = min([best, *(_steps(span.root, t) for t in anchors)])
+        best = min([best, *(_steps(span.root, t) for t in anchors if t not in span)])
     return best
 
 
