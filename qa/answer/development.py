@@ -93,7 +93,14 @@ def development_topic(question: str, spans: Sequence[tuple[int, int]] = ()) -> s
         kept = kept[1:]
     while kept and kept[-1].pos_ in ("ADP", "CCONJ", "DET"):
         kept = kept[:-1]
-    topic = "".join(t.text_with_ws for t in kept).strip()
+    keep = {t.i for t in kept}
+    # A hyphen inside a kept name stays ("Kim Jong-nam", "Jong" "-" "nam" to spaCy).
+    keep |= {
+        t.i
+        for t in doc[1:-1]
+        if t.is_punct and not doc[t.i - 1].whitespace_ and t.i - 1 in keep and t.i + 1 in keep
+    }
+    topic = "".join(t.text_with_ws for t in doc if t.i in keep).strip()
     return topic or None
 
 
@@ -169,9 +176,15 @@ def topic_names(topic: str) -> list[str]:
     ]
 
 
+def _letters(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
 def mentions(hit: Hit, names: Sequence[str]) -> bool:
-    text = f"{hit.chunk.title}\n{hit.chunk.text}".lower()
-    return all(re.sub(r"['’]s$", "", n.lower()) in text for n in names)
+    """Letters and digits only on both sides: "Jong-nam", "Jongnam" and "Jong Nam" are
+    one name however the question or the outlet spells it."""
+    text = _letters(f"{hit.chunk.title}\n{hit.chunk.text}")
+    return all(_letters(re.sub(r"['’]s$", "", n)) in text for n in names)
 
 
 def choose_entries(

@@ -9,7 +9,9 @@ was written that way, and this module scores the service against it:
   short answer when the generator gives one, else in the answer text (case, spacing,
   quotes and punctuation ignored), AND a citation comes from the gold article. Beside it:
   the answer stated whatever was cited (another outlet may report the same fact), and
-  whether a cited paragraph of the gold article holds the evidence sentence;
+  whether a cited paragraph of the gold article holds the evidence sentence; a
+  how-did-it-develop question also needs citations of the story from two dates or more,
+  in date order;
 - answerable wrongly declined: `answer.refused` on a question the archive answers;
 - unanswerable declined: `answer.refused` on a near-miss whose fact the archive lacks;
 - follow-ups right: second turns, asked with the first turn's question and answer as
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from index.errors import ArchiveQAError
-from qa.response import Answer
+from qa.response import Answer, Citation
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "data" / "eval"
 SPLITS = ("dev", "test")
@@ -146,6 +148,17 @@ def answer_text(answer: Answer) -> str:
     return short if short else answer.answer
 
 
+DEVELOPMENT_TAG = "time:development"
+
+
+def tells_a_course(q: Question, citations: Sequence[Citation]) -> bool:
+    """A how-did-it-develop answer tells the story's course: it cites the story's articles
+    (the gold one or `other_articles`) from at least two dates, in date order, since one
+    right article would not be a development."""
+    dates = [c.date for c in citations if c.article_id in q.gold_articles and c.date]
+    return len(set(dates)) >= 2 and dates == sorted(dates)
+
+
 def score_turn(q: Question, answer: Answer, seconds: float) -> dict[str, Any]:
     """One turn's row: the flags the report counts, and what was answered and cited."""
     text = answer_text(answer)
@@ -158,6 +171,8 @@ def score_turn(q: Question, answer: Answer, seconds: float) -> dict[str, Any]:
         for c in answer.citations
     )
     refused = bool(answer.refused)
+    if DEVELOPMENT_TAG in q.tags:
+        cited_gold = cited_gold and tells_a_course(q, answer.citations)
     right = (not refused and found and cited_gold) if q.answerable else refused
     first = answer.timings.first_token_ms
     return {
@@ -220,8 +235,17 @@ def _pct(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-# Tags reported as their own lines besides the answer types (issue 16's who-said questions).
-TAG_LINES = ("who-said", "two-fact")
+# Tags reported as their own lines besides the answer types: issue 16's who-said questions,
+# and each kind of issue 17's time questions.
+TAG_LINES = (
+    "who-said",
+    "two-fact",
+    "time:latest",
+    "time:first",
+    "time:as-of",
+    "time:in-period",
+    DEVELOPMENT_TAG,
+)
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.development import development_topic, period_name
+from qa.answer.development import development_topic, period_name, topic_names
 from qa.response import human_date
 from qa.timeline import period_start
 
@@ -23,6 +23,7 @@ from qa.timeline import period_start
         ),
         ("How did the coverage of the Mosul offensive evolve?", "Mosul offensive"),
         ("How has the story of the travel ban unfolded so far?", "travel ban"),
+        ("How did the Kim Jong-nam killing story develop?", "Kim Jong-nam killing"),
     ],
 )
 def test_development_questions_and_their_topic(question, topic):
@@ -75,6 +76,21 @@ def test_the_question_s_period_bounds_the_list(service):
     answer = service.ask(f"How did the story of the Syrian war unfold in {name}?")
     assert answer.time_range is not None and answer.time_range.since == f"{newest}-01"
     assert answer.citations and all(c.date[:7] == newest for c in answer.citations)
+
+
+def test_a_name_is_found_however_it_is_hyphenated_or_spaced():
+    from types import SimpleNamespace
+
+    from qa.answer.development import mentions
+
+    def hit(text):
+        return SimpleNamespace(chunk=SimpleNamespace(title="", text=text))
+
+    names = topic_names("Kim Jong-nam killing")
+    assert names == ["Kim", "Jong-nam"]
+    assert mentions(hit("The killing of Kim Jong Nam at the airport"), names)
+    assert mentions(hit("Kim Jong-nam's body"), names)
+    assert not mentions(hit("Kim Jong-un fired a missile"), names)
 
 
 def test_a_topic_the_archive_lacks_is_declined(service):

@@ -111,6 +111,23 @@ def test_the_set_has_the_mix_the_issue_asks_for(items):
     assert min(split_sizes.values()) / max(split_sizes.values()) > 0.6
 
 
+def test_the_time_questions_cover_every_kind_issue_17_names(items):
+    time_qs = [q for _, q in turns(items) if q.type == "time"]
+    assert len(time_qs) >= 40
+    kinds = Counter(t for q in time_qs for t in q.tags if t.startswith("time:"))
+    assert set(kinds) == {
+        "time:latest",
+        "time:first",
+        "time:as-of",
+        "time:in-period",
+        "time:development",
+    }
+    # a development is told by the story's articles: the gold one and others
+    assert all(
+        len(q.other_articles) >= 3 for q in time_qs if "time:development" in q.tags and q.answerable
+    )
+
+
 def test_the_flagship_question_is_in_the_set(items):
     from tests.helpers import SEED_QUESTION
 

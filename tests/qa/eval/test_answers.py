@@ -24,14 +24,14 @@ LATER = Question(
 )
 
 
-def cite(article_id: str, text: str) -> Citation:
+def cite(article_id: str, text: str, date: str | None = None) -> Citation:
     return Citation(
         n=1,
         article_id=article_id,
         chunk_id=f"{article_id}:0",
         title="t",
         source=None,
-        date=None,
+        date=date,
         url=None,
         paragraph=1,
         text=text,
@@ -78,6 +78,28 @@ def test_two_fact_questions_need_every_fact():
     )
     assert not score_turn(q, answer("Tillerson [1]", cite("a", "")), 0.1)["right"]
     assert score_turn(q, answer("Tillerson met Sergey Lavrov [1]", cite("a", "")), 0.1)["right"]
+
+
+def test_a_development_needs_the_story_from_two_dates_in_date_order():
+    q = Question(
+        question="How did coverage of Geert Wilders develop?",
+        type="time",
+        answerable=True,
+        article_id="a",
+        answers=("Wilders",),
+        other_articles=("b", "c"),
+        tags=("time:development",),
+    )
+    first, later = cite("a", "Wilders", "2017-02-07"), cite("b", "Wilders", "2017-03-16")
+    assert score_turn(q, answer("Wilders… [1] Wilders… [2]", first, later), 0.1)["right"]
+    # one article is a report, not a development; nor is the story told backwards
+    assert not score_turn(q, answer("Wilders [1]", first), 0.1)["right"]
+    assert not score_turn(q, answer("Wilders [1] [2]", later, first), 0.1)["right"]
+    # a citation outside the story does not count towards its dates
+    stray = cite("z", "Wilders", "2017-03-20")
+    assert not score_turn(q, answer("Wilders [1] [2]", first, stray), 0.1)["right"]
+    rows = [{"id": "a", "turn": 1, **score_turn(q, answer("Wilders", first, later), 0.1)}]
+    assert summarize(rows)["by_type"]["time:development"]["right"] == 1
 
 
 def test_refusals_count_against_answerable_and_for_unanswerable():
