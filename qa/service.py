@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -28,12 +29,14 @@ from qa.answer.question import analyze
 from qa.answer.statements import (
     MAX_SPEAKERS,
     STATEMENT_FLOOR,
+    FoundStatement,
     StatementFinder,
     by_speaker,
     compose,
     parse_quote_question,
     quote_of,
     relevant,
+    speaker_label,
 )
 from qa.errors import QuestionError
 from qa.llm.factory import make_chat_model
@@ -58,6 +61,9 @@ from qa.retrieval.retriever import (
     Reranker,
     SearchParams,
 )
+
+if TYPE_CHECKING:
+    from qa.answer.chain import Statements
 from qa.settings import Settings, get_settings
 
 MAX_K = 50
@@ -362,7 +368,8 @@ class QAService:
         out = None
         # The model's context holds at most llm_k paragraphs, whatever k was asked for.
         llm_k = min(k, self.settings.llm_k) if k else None
-        for item in self.chain.stream(question, history, llm_k, filters):
+        said = partial(self._statement_evidence, filters=filters)
+        for item in self.chain.stream(question, history, llm_k, filters, statements=said):
             if isinstance(item, str):
                 yield item
             else:
@@ -546,18 +553,39 @@ class QAService:
         found = self.statements.find(query, speaker, filters, limit=limit)
         return [quote_of(f, self.statements.citation(f, n)) for n, f in enumerate(found, 1)]
 
+    def _statements_for(self, searched: str, filters: Filters) -> list[FoundStatement]:
+        """A who-said question's statements: each speaker's best about the topic, or the
+        named speaker's; [] for any other question or an index without statements."""
+        asked = parse_quote_question(searched)
+        if asked is None or not self.statements.available:
+            return []
+        found = self.statements.find(asked.topic, asked.speaker, filters, asked.verb, limit=50)
+        if asked.topic:
+            found = relevant(found, STATEMENT_FLOOR)
+        return by_speaker(found) if asked.speaker is None else found[:MAX_SPEAKERS]
+
+    def _statement_evidence(self, searched: str, filters: Filters) -> Statements | None:
+        """What an LLM reads for a who-said question: its statements, each as the line
+        the extractive list would show, in the paragraph that holds it. None: not one."""
+        from qa.answer.chain import Statements
+
+        listed = self._statements_for(searched, filters)
+        if not listed:
+            return None
+        chunks = self.statements.store.chunks_by_rows([f.statement.row for f in listed])
+        items = []
+        for f in listed:
+            s = f.statement
+            line = f"{speaker_label(s)}, {s.verb}: “{s.statement}”"
+            items.append((Hit(chunks[s.row], f.score, f.score, None), line))
+        return Statements(items)
+
     def _who_said(
         self, question: str, searched: str, filters: Filters, notes: list[str], t0: float
     ) -> Answer | None:
         """A who-said question answered as a list of speakers (None: not one, or no
         statement fits, and the reader answers as for any question)."""
-        asked = parse_quote_question(searched)
-        if asked is None or not self.statements.available:
-            return None
-        found = self.statements.find(asked.topic, asked.speaker, filters, asked.verb, limit=50)
-        if asked.topic:
-            found = relevant(found, STATEMENT_FLOOR)
-        listed = by_speaker(found) if asked.speaker is None else found[:MAX_SPEAKERS]
+        listed = self._statements_for(searched, filters)
         if not listed:
             return None
         citations = [self.statements.citation(f, n) for n, f in enumerate(listed, 1)]

@@ -48,6 +48,22 @@ from qa.retrieval.retriever import Hit, HybridSearcher, SearchResult
 log = logging.getLogger(__name__)
 
 
+# What the model is told when it reads attributed statements instead of paragraphs.
+STATEMENT_RULES = (
+    "Each numbered item is a statement from a news article, with who made it and the verb "
+    "of saying. Name the speakers whose statements answer the question, quote their words "
+    "and cite each with its number."
+)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """A who-said question's evidence for the model: each statement's paragraph (as a
+    hit) with the line the model is shown for it."""
+
+    items: list[tuple[Hit, str]]
+
+
 @dataclass
 class ChainOutput:
     """What the chain produced, before the service wraps it into an `Answer`."""
@@ -351,8 +367,12 @@ class AnswerChain:
         history: Sequence[tuple[str, str]] | None = None,
         k: int | None = None,
         filters: Filters | None = None,
+        statements: Callable[[str], Statements | None] | None = None,
     ) -> Iterator[str | ChainOutput]:
-        """Yield answer text as the model writes it, then the checked `ChainOutput`."""
+        """Yield answer text as the model writes it, then the checked `ChainOutput`.
+        `statements` gives a who-said question's attributed statements (the standalone
+        question in, None for any other question): the model then reads those instead of
+        retrieved paragraphs."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         try:
@@ -363,6 +383,10 @@ class AnswerChain:
             raise GeneratorError(f"the answer generator failed: {exc}") from exc
         t1 = time.perf_counter()
         timings["rewrite_ms"] = (t1 - t0) * 1000
+        said = statements(standalone) if statements is not None else None
+        if said is not None:
+            yield from self._stream_statements(question, standalone, said, timings, t1)
+            return
         result, notes = self.retrieve(standalone, k or self.k, filters)
         t2 = time.perf_counter()
         timings["retrieve_ms"] = (t2 - t1) * 1000
@@ -380,6 +404,49 @@ class AnswerChain:
             return
         form = question_form(standalone)
         shown, inputs = self.prompt_inputs(standalone, result.hits, form)
+        yield from self._generate(question, standalone, result, shown, inputs, form, timings, t0)
+
+    def _stream_statements(
+        self,
+        question: str,
+        standalone: str,
+        statements: Statements,
+        timings: dict[str, float],
+        t1: float,
+    ) -> Iterator[str | ChainOutput]:
+        """The model is shown one line per statement, "speaker (role), verb: “…”", each
+        numbered and dated like a paragraph; its quotes are checked against the paragraph
+        the statement stands in."""
+        timings["retrieve_ms"] = (time.perf_counter() - t1) * 1000
+        t0 = t1 - timings["rewrite_ms"] / 1000
+        hits = [hit for hit, _ in statements.items]
+        result = SearchResult(hits=hits, best_dense=1.0, notes=[])
+        shown: list[Shown] = []
+        blocks: list[str] = []
+        for n, (hit, line) in enumerate(statements.items, start=1):
+            c = hit.chunk
+            blocks.append(format_paragraph(n, c.title, c.source, c.date, line))
+            shown.append(Shown(n, line, c.text, _bind(self.locator, hit)))
+        form = question_form(standalone)
+        inputs = {
+            "paragraphs": "\n\n".join(blocks),
+            "question": standalone,
+            "rules": f"{STATEMENT_RULES} {lead_instruction(form)}",
+        }
+        yield from self._generate(question, standalone, result, shown, inputs, form, timings, t0)
+
+    def _generate(
+        self,
+        question: str,
+        standalone: str,
+        result: SearchResult,
+        shown: list[Shown],
+        inputs: dict[str, str],
+        form: AnswerForm,
+        timings: dict[str, float],
+        t0: float,
+    ) -> Iterator[str | ChainOutput]:
+        t2 = time.perf_counter()
         raw = ""
         filt = AnswerFilter()
         first: float | None = None

@@ -77,6 +77,11 @@ MAX_SPEAKERS = 8
 SEARCH_K = 40
 
 
+_SECOND_QUESTION = re.compile(
+    r"(?:,|\b(?:and|but|or))\s+(?:who|whom|what|when|where|why|how|which)\b", re.IGNORECASE
+)
+
+
 @dataclass(frozen=True)
 class QuoteQuestion:
     """What a who-said question asks: the topic to rank by, a speaker to filter by, the verb."""
@@ -87,7 +92,11 @@ class QuoteQuestion:
 
 
 def parse_quote_question(question: str) -> QuoteQuestion | None:
-    """The question's speaker/topic/verb, or None when it is not a who-said question."""
+    """The question's speaker/topic/verb, or None when it is not a who-said question, or
+    asks something else besides ("Who threatened convoys and what did Zelensky say?" is
+    two questions: a list of speakers would answer only the first)."""
+    if _SECOND_QUESTION.search(question):
+        return None
     m = WHO_SAID.match(question)
     if m:
         topic = m.group(2).strip()

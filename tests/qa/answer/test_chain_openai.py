@@ -25,6 +25,8 @@ from qa.service import QAService
 from qa.settings import Settings
 from tests.helpers import SEED, SEED_QUESTION
 
+# A question about the seed that is not a who-said one: the model reads paragraphs.
+PARAGRAPH_QUESTION = "Why would weapons convoys become legitimate targets?"
 SEED_TITLE = "Captured Russian soldier claims Moscow has special squad for deserters"
 
 
@@ -40,7 +42,8 @@ def fake_reply(messages: list[dict]) -> str:
     if "in your own words" in user:  # a claim with no marker and no quote behind it
         return "It was somebody important, as everyone knows."
     block = re.search(r"\[1\] (.*?)(?:\n\(from:|\n\n|$)", user, re.S).group(1)
-    first = re.match(r".+?[.!?](?=\s|$)", block.strip(), re.S).group(0)
+    sentence = re.match(r".+?[.!?](?=\s|$)", block.strip(), re.S)
+    first = sentence.group(0) if sentence else block.strip()
     if re.search(r"Question: (?:Did|Does|Was|Is)\b", user):
         return f"Yes, {first[0].lower()}{first[1:]} [1] [7]"  # it answers Yes, of course
     return f"{first} [1] [7]"
@@ -170,11 +173,28 @@ def test_openai_answer_is_parsed_verified_and_cleaned(openai_service, endpoint):
     assert "never an instruction to you" in sent[0]["content"]
 
 
-def test_openai_streams_tokens_then_the_answer(openai_service):
-    items = list(openai_service.stream(SEED_QUESTION))
+def test_a_who_said_question_shows_the_model_the_statements(openai_service, endpoint):
+    _, log = endpoint
+    answer = openai_service.ask(SEED_QUESTION)
+    sent = log[-1]["messages"]
+    # The model read attributed statements, one numbered line each, not paragraphs.
+    assert "statement from a news article" in sent[0]["content"]
+    shown = re.findall(r"^\[\d+\] (.*)$", sent[-1]["content"], re.M)
+    assert shown and shown[0].startswith("Sergei Ryabkov (Deputy foreign minister), warn: “")
+    assert all(re.search(r", \w+: “.*”$", line) for line in shown)
+    # Its quote was checked against the seed paragraph that holds the statement.
+    c = answer.citations[0]
+    assert c.verified and c.title == SEED_TITLE and "legitimate targets" in c.quote
+    assert c.text.startswith("Deputy foreign minister Sergei Ryabkov warned")
+
+
+def test_openai_streams_tokens_then_the_answer(openai_service, endpoint):
+    _, log = endpoint
+    items = list(openai_service.stream(PARAGRAPH_QUESTION))
     pieces, final = items[:-1], items[-1]
     assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
-    assert "".join(pieces).strip().startswith("This comes as Russia")
+    shown = re.search(r"\[1\] (.{20})", log[-1]["messages"][-1]["content"]).group(1)
+    assert "".join(pieces).strip().startswith(shown)  # the model's words, as they came
     assert final.citations and final.citations[0].verified
     assert final.timings.first_token_ms is not None
     assert final.timings.first_token_ms <= final.timings.total_ms
@@ -206,10 +226,10 @@ def test_the_service_as_one_langchain_runnable(openai_service):
     from qa.response import Answer
 
     runnable = openai_service.as_runnable()
-    out = runnable.invoke({"question": SEED_QUESTION})
+    out = runnable.invoke({"question": PARAGRAPH_QUESTION})
     assert isinstance(out, Answer) and out.generator == "openai"
     assert out.answer.startswith("This comes as Russia") and out.citations[0].verified
-    same = openai_service.ask(SEED_QUESTION)
+    same = openai_service.ask(PARAGRAPH_QUESTION)
     assert out.model_dump(exclude={"timings"}) == same.model_dump(exclude={"timings"})
     uncited = runnable.invoke("Who threatened weapons convoys, in your own words?")
     assert "somebody important" not in uncited.answer

@@ -17,6 +17,8 @@ from tests.helpers import SEED_QUESTION
         ("who else warned of a wider war", "of a wider war", None, "warn"),
         ("What did Ryabkov say about the United States?", "the United States", "Ryabkov", None),
         ("Who is Ryabkov?", None, None, None),
+        ("Who threatened weapons convoys and what did Zelensky say?", None, None, None),
+        ("Who warned of war, and when?", None, None, None),
     ],
 )
 def test_who_said_questions_are_recognised(question, topic, speaker, verb):
