@@ -381,11 +381,21 @@ _HONORIFIC = re.compile(r"^(?:mr|mrs|ms|miss|dr|prof|sir)\.?\s+")
 
 def _is_own(sent: Sentence, ent: Entity, own: set[str]) -> bool:
     """The entity is one the question names itself ("Ms Le" for "Le Pen" too)."""
-    text = sent.hit.chunk.text[ent[0] : ent[1]].lower().strip().replace(".", "")
+    text = _spelling(sent.hit.chunk.text[ent[0] : ent[1]])
     text = text[4:] if text.startswith("the ") else text
     text = _HONORIFIC.sub("", text)
-    own = {o.replace(".", "") for o in own}
-    return any(text == o or text in o.split() or o in text for o in own if o)
+    own = {_spelling(o) for o in own}
+    squashed = text.replace(" ", "")
+    return any(
+        text == o or text in o.split() or o in text or squashed == o.replace(" ", "")
+        for o in own
+        if o
+    )
+
+
+def _spelling(name: str) -> str:
+    """A name however it is spelt: "U.S." as "us", "Kim Jong-nam" as "kim jong nam"."""
+    return " ".join(re.sub(r"[^\w\s]", " ", name.lower().replace(".", "")).split())
 
 
 def _short_answer(a: Analysis, sent: Sentence) -> str | None:

@@ -183,6 +183,17 @@ def test_the_reader_answers_ages_and_counted_questions(embedder) -> None:
     assert analyze("Which two German ministers agreed?").count == 2
 
 
+def test_the_questions_own_name_is_never_the_answer_however_it_is_spelt(embedder) -> None:
+    """ "Kim Jong Nam" in the question is "Kim Jong-nam" in the text: not the answer."""
+    reader = Reader(embedder)
+    text = (
+        "Two women, one Indonesian and one Vietnamese, have been charged with killing "
+        "Kim Jong-nam at Kuala Lumpur airport."
+    )
+    read = reader.read("Who was charged with killing Kim Jong Nam?", [_hit(text)])
+    assert read.short_answer is None or "Kim" not in read.short_answer
+
+
 def test_a_follow_up_with_no_earlier_turn_says_so(service) -> None:
     """With something to search, it is searched as asked and the answer says so; with
     nothing but the reference, it is a clear error."""
