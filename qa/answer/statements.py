@@ -73,6 +73,9 @@ VERB_BONUS = 0.05
 # Least similarity to the topic a listed statement needs (statement-level cosine runs
 # lower than paragraph-level, hence below the reader's `min_relevance`).
 STATEMENT_FLOOR = 0.3
+# How far below the best statement a listed one may score (as `qa.answer.development`
+# keeps a story's paragraphs near its best one).
+STATEMENT_MARGIN = 0.15
 MAX_SPEAKERS = 8
 SEARCH_K = 40
 
@@ -246,9 +249,13 @@ def quote_of(found: FoundStatement, citation: Citation) -> Quote:
     )
 
 
-def relevant(found: Sequence[FoundStatement], floor: float) -> list[FoundStatement]:
-    """Statements at least `floor` similar to the topic (ranked ones only)."""
-    return [f for f in found if f.score >= floor]
+def relevant(
+    found: Sequence[FoundStatement], floor: float, margin: float = STATEMENT_MARGIN
+) -> list[FoundStatement]:
+    """Statements at least `floor` similar to the topic and within `margin` of the best
+    one: a list of speakers on the topic, not everyone who said something near it."""
+    best = max((f.score for f in found), default=0.0)
+    return [f for f in found if f.score >= max(floor, best - margin)]
 
 
 __all__ = [

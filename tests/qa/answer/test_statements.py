@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.statements import parse_quote_question
+from qa.answer.statements import STATEMENT_MARGIN, parse_quote_question
 from qa.errors import QuestionError
 from qa.response import Filters
 from tests.helpers import SEED_QUESTION
@@ -43,6 +43,10 @@ def test_the_flagship_question_lists_ryabkov_first_with_the_convoys_statement(se
     assert len(lines) == len(answer.citations)
     for c in answer.citations:
         assert c.text[c.quote_start : c.quote_end] == c.quote
+    # speakers on the topic only: none far below the best statement
+    assert all(c.score >= first.score - STATEMENT_MARGIN for c in answer.citations)
+    wider = service.quotes("weapons convoys", limit=50)
+    assert any(q.score < first.score - STATEMENT_MARGIN for q in wider)  # there were some
 
 
 def test_what_did_a_speaker_say_keeps_to_that_speaker(service):
