@@ -481,7 +481,8 @@ class QAService:
             if history and rewrite.changed:
                 context = previous_articles(self.searcher, history[-1][1], filters)
                 hits = with_context(self.searcher, searched, hits, context, filters)
-            reading = self.answerer.read(searched, hits, context=context)
+            known = [rewrite.previous_answer] if history and rewrite.previous_answer else []
+            reading = self.answerer.read(searched, hits, context=context, known=known)
             notes += reading.notes
             if reading.answerable:
                 text, citations = self.answerer.compose(reading)

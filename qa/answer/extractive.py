@@ -55,8 +55,9 @@ class ExtractiveAnswerer:
         hits: list[Hit],
         analysis: Analysis | None = None,
         context: Sequence[str] = (),
+        known: Sequence[str] = (),
     ) -> Reading:
-        return self.reader.read(question, hits, analysis, context)
+        return self.reader.read(question, hits, analysis, context, known)
 
     def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]:
         """The quoted answer and its citations, numbered by first use (the refusal and no

@@ -67,6 +67,8 @@ class Rewrite:
     question: str
     changed: bool = False
     notes: list[str] = field(default_factory=list)
+    # The previous answer's fact: a follow-up asks something new, so it is not the answer.
+    previous_answer: str | None = None
 
 
 @dataclass
@@ -95,6 +97,15 @@ def standalone(question: str, history: Sequence[tuple[str, str]] | None) -> Rewr
         return Rewrite(question)
     prev_q, prev_a = history[-1]
     turn = _previous(prev_q, prev_a)
+    rewrite = _rewrite(question, a, refs, prev_q, turn)
+    rewrite.previous_answer = turn.answer
+    return rewrite
+
+
+def _rewrite(question: str, a: Analysis, refs: list, prev_q: str, turn: _Turn) -> Rewrite:
+    fragment = _wh_fragment(question, prev_q)
+    if fragment is not None:  # "And what prison term?": the previous question, re-asked
+        return Rewrite(fragment, True)
     text = question
     used_person: set[str] = set()
     replaced = False
@@ -107,6 +118,9 @@ def standalone(question: str, history: Sequence[tuple[str, str]] | None) -> Rewr
             value = f"{value}'s"
         text = text[:start] + value + text[end:]
         replaced = True
+    backed = _definite_back(text, prev_q)
+    replaced = replaced or backed != text
+    text = backed
     m = _DEFINITE.search(text)
     if m and not replaced:
         kind = _DEFINITE_KIND.get(m.group(1).lower())
@@ -253,3 +267,67 @@ def _names_anything(text: str) -> bool:
 def _is_elliptic(a: Analysis) -> bool:
     """A short follow-up that names nothing ("And how many were injured?")."""
     return not a.key_specifics() and len(a.question.split()) <= 8
+
+
+def _wh_fragment(question: str, prev_q: str) -> str | None:
+    """A follow-up that is only a wh-phrase ("And what prison term?", "Which year?")
+    asks the previous question again about something else: the previous question with
+    its own wh-phrase ("What fine") replaced. None when the follow-up has a verb."""
+    asked = _LEADS.sub("", question).strip()
+    if _ABOUT.match(asked):  # "What about Germany?" swaps the subject instead
+        return None
+    doc = parse(asked)
+    words = [t for t in doc if not t.is_punct]
+    if not words or words[0].tag_ not in {"WDT", "WP", "WRB"}:
+        return None
+    if any(t.pos_ in {"VERB", "AUX"} for t in words):
+        return None
+    new = "".join(t.text_with_ws for t in words).strip()
+    prev = parse(prev_q)
+    wh = next((t for t in prev if t.tag_ in {"WDT", "WP", "WRB"}), None)
+    if wh is None:
+        return None
+    # The previous wh-phrase: the wh-word and the noun it opens ("What fine", "How many
+    # warheads"), or the wh-word and its adjective ("How old"), or the wh-word alone.
+    end = wh.i
+    if wh.dep_ == "det" and wh.head.pos_ in {"NOUN", "PROPN"} and wh.head.i > wh.i:
+        end = wh.head.i
+    elif wh.lower_ == "how" and wh.i + 1 < len(prev) and prev[wh.i + 1].pos_ in {"ADJ", "ADV"}:
+        end = wh.i + 1
+        quantity = prev[end]
+        if quantity.lower_ in {"many", "much"} and quantity.head.pos_ == "NOUN":
+            end = max(end, quantity.head.i)
+    if end + 1 >= len(prev):
+        return None
+    rest = prev_q[prev[end + 1].idx :].strip()
+    if not rest:
+        return None
+    return f"{new[:1].upper()}{new[1:]} {rest}"
+
+
+def _definite_back(question: str, prev_q: str) -> str:
+    """"the committee" in a follow-up is the previous question's "House Intelligence
+    Committee": a definite noun phrase whose head noun ends a longer phrase of the
+    previous question takes that phrase."""
+    doc = parse(question)
+    prev = parse(prev_q)
+    fuller: dict[str, str] = {}
+    for chunk in [*prev.noun_chunks, *prev.ents]:
+        words = [t for t in chunk if t.tag_ not in {"DT", "WDT", "WP", "PRP$"}]
+        if len(words) >= 2:
+            text = prev_q[words[0].idx : words[-1].idx + len(words[-1])]
+            fuller.setdefault(words[-1].lemma_.lower(), text)
+    text = question
+    for t in reversed(list(doc)):
+        if t.pos_ != "NOUN" or t.lemma_.lower() not in fuller:
+            continue
+        left = t.i - 1
+        if left < 0 or doc[left].lower_ != "the":
+            continue
+        value = fuller[t.lemma_.lower()]
+        if value.lower() in question.lower():
+            continue
+        start, end = doc[left].idx, t.idx + len(t)
+        text = text[:start] + "the " + value + text[end:]
+    return text
+

@@ -120,14 +120,17 @@ class Reader:
         hits: Sequence[Hit],
         analysis: Analysis | None = None,
         context: Collection[str] = (),
+        known: Collection[str] = (),
     ) -> Reading:
         """`context`: the articles the conversation is about (a follow-up's previous
-        answer), whose sentences are favoured a little."""
+        answer), whose sentences are favoured a little. `known`: what the conversation
+        already answered, which a follow-up does not ask again ("how many of them are
+        deployed" after "4,571 warheads" is not 4,571)."""
         a = analysis or analyze(question)
         sentences = self._sentences(hits)
         if not sentences:
             return Reading(a, [], None, False, ["no sentence in the retrieved paragraphs"])
-        self._score(a, sentences, set(context))
+        self._score(a, sentences, set(context), known)
         ranked = sorted(sentences, key=lambda s: (-s.score, s.hit_rank, s.start))
         notes: list[str] = []
         if not a.english:
@@ -170,10 +173,16 @@ class Reader:
                 prev = sent
         return out
 
-    def _score(self, a: Analysis, sentences: list[Sentence], context: set[str]) -> None:
+    def _score(
+        self,
+        a: Analysis,
+        sentences: list[Sentence],
+        context: set[str],
+        known: Collection[str] = (),
+    ) -> None:
         vecs = self.embedder.encode([a.question, *(s.text for s in sentences)])
         sims = np.asarray(vecs[1:]) @ np.asarray(vecs[0])
-        own = {t.lower() for t in a.entity_texts}
+        own = {t.lower() for t in [*a.entity_texts, *known] if t}
         articles: dict[str, str] = {}
         for sent, sim in zip(sentences, sims):
             sent.answers = _answers(a, sent, own)

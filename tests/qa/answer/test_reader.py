@@ -121,6 +121,49 @@ def test_follow_up_rewrites(question, history, expected) -> None:
 @pytest.mark.parametrize(
     ("question", "history", "expected"),
     [
+        (  # a bare wh-phrase asks the previous question about something else
+            "And what prison term?",
+            [("What fine can the offence carry in France?", "$78,930.00 — The offence [1]")],
+            "What prison term can the offence carry in France?",
+        ),
+        (
+            "Which year?",
+            [("When did the court rule on the ban?", "Thursday — The court [1]")],
+            "Which year did the court rule on the ban?",
+        ),
+        (  # "the committee" is the one the previous question named
+            "And who is the committee's ranking Democrat?",
+            [("Who chairs the House Intelligence Committee?", "Devin Nunes — Nunes [1]")],
+            "Who is the House Intelligence Committee's ranking Democrat?",
+        ),
+        (  # a question with its own verb is not a fragment
+            "Which ones were deployed?",
+            [("How many warheads does the US have?", "4,571 — The U.S. has [1]")],
+            "Which ones were deployed (US)?",  # only the earlier names added
+        ),
+    ],
+)
+def test_fragments_and_definite_references(question, history, expected) -> None:
+    assert standalone(question, history).question == expected
+
+
+def test_a_follow_up_does_not_answer_with_the_previous_answer(embedder) -> None:
+    reader = Reader(embedder)
+    text = (
+        "The U.S. has a total of 4,571 warheads in its functional stockpile, of which "
+        "1,367 are deployed, a State Department official said."
+    )
+    question = "How many of the nuclear warheads are deployed?"
+    assert (
+        standalone(question, [("How many warheads?", "4,571 — The U.S. [1]")]).previous_answer
+        == "4,571"
+    )
+    assert reader.read(question, [_hit(text)], known=["4,571"]).short_answer == "1,367"
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "expected"),
+    [
         (  # "them": the plural thing the previous question counted, not the country
             "And how many of them are deployed?",
             [("How many nuclear warheads does the US have?", "4,571 — The US has 4,571 [1]")],
