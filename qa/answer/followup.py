@@ -306,7 +306,7 @@ def _wh_fragment(question: str, prev_q: str) -> str | None:
 
 
 def _definite_back(question: str, prev_q: str) -> str:
-    """"the committee" in a follow-up is the previous question's "House Intelligence
+    """A follow-up's "the committee" is the previous question's "House Intelligence
     Committee": a definite noun phrase whose head noun ends a longer phrase of the
     previous question takes that phrase."""
     doc = parse(question)
@@ -330,4 +330,3 @@ def _definite_back(question: str, prev_q: str) -> str:
         start, end = doc[left].idx, t.idx + len(t)
         text = text[:start] + "the " + value + text[end:]
     return text
-
