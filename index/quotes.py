@@ -71,6 +71,7 @@ SPEECH_LEMMAS = frozenset(
         "describe",
         "agree",
         "report",
+        "point out",  # a phrasal verb: the lemma "point" with the particle "out"
     ]
 )
 # Cheap pre-filter: a quotation mark or a speech-verb form anywhere in the paragraph.
@@ -80,7 +81,7 @@ _CUE = re.compile(
     r"accus\w*|insist\w*|urg\w*|add(?:ed|s)|stat(?:ed|es)|announc\w*|explain\w*|not(?:ed|es)|"
     r"argu\w*|stress\w*|declar\w*|admit\w*|confirm\w*|repl(?:y|ied|ies)|wr(?:ote|ites)|"
     r"predict\w*|vow\w*|promis\w*|alleg\w*|caution\w*|acknowledg\w*|emphasi[sz]\w*|tweet\w*|"
-    r"suggest\w*|complain\w*|describ\w*|agre\w*|report\w*))\b",
+    r"suggest\w*|complain\w*|describ\w*|agre\w*|report\w*|point\w* out))\b",
     re.IGNORECASE,
 )
 PRONOUNS = frozenset(["he", "she", "they", "i", "we", "it"])
@@ -385,7 +386,10 @@ def _raw_statements(doc: Any) -> list[dict]:
                 out.append(_raw(doc, s, e, found, "according to", False))
                 taken.append((s, e))
             continue
-        if tok.pos_ not in ("VERB", "AUX") or tok.lemma_.lower() not in SPEECH_LEMMAS:
+        lemma = tok.lemma_.lower()
+        if lemma == "point" and any(c.dep_ == "prt" and c.lower_ == "out" for c in tok.children):
+            lemma = "point out"  # "the charity points out that …"
+        if tok.pos_ not in ("VERB", "AUX") or lemma not in SPEECH_LEMMAS:
             continue
         if tok.i in cues_done:
             continue
@@ -418,20 +422,20 @@ def _raw_statements(doc: Any) -> list[dict]:
             continue
         found = _speaker_of(subj)
         if found:
-            out.append(_raw(doc, s, e, found, tok.lemma_.lower(), False))
+            out.append(_raw(doc, s, e, found, lemma, False))
             taken.append((s, e))
     for s, e in pending:
         if not _overlaps(taken, s, e):
             out.append(_continued(s, e))
             taken.append((s, e))
     for a, b in regions:
-        # a quoted sentence no cue claims: "…," he said. "…" continues the last speaker
         s, e = _span_text(doc, a, b)
         quoted = doc.text[s:e]
+        if e - s < MIN_STATEMENT_CHARS or _overlaps(taken, s, e):
+            continue
+        # a quoted sentence no cue claims: "…," he said. "…" continues the last speaker
         if (
-            e - s >= MIN_STATEMENT_CHARS
-            and not _overlaps(taken, s, e)
-            and len(quoted.split()) >= 4
+            len(quoted.split()) >= 4
             and quoted[:1].isupper()
             and doc.text[a:b].rstrip(_QUOTE_CHARS)[-1:] in (".", "?", "!", ",")
             and re.search(r"(?:^|[.!?][\"”’]?)\s*[\"“]?$", doc.text[: a - 1])
@@ -522,6 +526,7 @@ def _normalise(
     no named speaker precedes ("Fr Bradley described her as …" … "…", he said)."""
     out: list[tuple[bool, str]] = []
     named: list[tuple[str, str]] = []  # (normalised name, role) of earlier named speakers
+    groups: list[str] = []  # earlier speakers that are not a person's name
     titled = [  # every named speaker with a role: "the deputy minister" may come first
         (
             max(
@@ -541,7 +546,9 @@ def _normalise(
             continue
         if r["pronoun"]:
             before = [n for at, n in subjects if at < offset + r.get("speaker_at", 0)]
-            if named and r["speaker"].lower() not in ("it", "we", "i"):
+            if r["speaker"].lower() == "they":  # a group, never one named person
+                out.append((True, groups[-1]) if groups else (False, sp))
+            elif named and r["speaker"].lower() not in ("it", "we", "i"):
                 out.append((True, named[-1][0]))
             elif before and r["speaker"].lower() in ("he", "she"):
                 surname = before[-1].split()[-1:]
@@ -572,6 +579,7 @@ def _normalise(
         else:
             out.append((True, sp))
             named.append((sp, r["role"]))  # "the soldier" is what a later "he" points to
+            groups.append(sp)  # "officials", "the ministry": what a later "they" points to
     for i in range(len(raws) - 1):
         # "One Arkansas lawmaker said …" then "…, Arkansas state Sen. Joyce Elliott told": a
         # description the next named speaker of the paragraph shares a word with is that one

@@ -141,6 +141,29 @@ def test_a_pronoun_no_speaker_precedes_is_the_person_subject_before_it():
     assert s.speaker == "he" and s.normalized == "Fr Francis Bradley" and s.resolved
 
 
+def test_a_phrasal_speech_verb_reports_its_clause():
+    (s,) = _statements(
+        "In its report, the charity points out that the State has the power to introduce "
+        "emergency legislation."
+    )
+    assert s.verb == "point out" and s.normalized == "charity"
+    assert s.statement == "the State has the power to introduce emergency legislation"
+
+
+def test_they_points_to_a_group_never_to_one_named_person():
+    person_before = _statements(
+        "Finance Minister Anna Kowalska said the budget was final. They said the protests "
+        "would continue on Monday."
+    )
+    protests = _about(person_before, "protests")
+    assert protests.normalized == "They" and not protests.resolved
+    group_before = _statements(
+        "Officials in Athens said the letter had been sent from Greece. Finance Minister Anna "
+        "Kowalska said the budget was final. They said the police were still investigating."
+    )
+    assert _about(group_before, "investigating").normalized == "Officials in Athens"
+
+
 def test_a_participle_subject_keeps_the_speaker_its_apposition_names():
     """In NewsArticles 2680 the recognizer reads "Visiting Germany" as a place and the
     parser makes it the subject, with "IMF head Christine Lagarde" in apposition."""
