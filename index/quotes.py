@@ -32,7 +32,7 @@ from .annotate import BATCH_SIZE, PIPELINE, PIPELINE_PACKAGE, decode_entities
 from .chunker import Chunk, ChunkSettings, display_paragraphs
 from .errors import ModelError
 
-EXTRACTOR = f"quotes-1 ({PIPELINE} parse + textacy direct quotations)"
+EXTRACTOR = f"quotes-2 ({PIPELINE} parse + textacy direct quotations)"
 
 SPEECH_LEMMAS = frozenset(
     [
@@ -71,6 +71,7 @@ SPEECH_LEMMAS = frozenset(
         "describe",
         "agree",
         "report",
+        "point out",  # a phrasal verb: the lemma "point" with the particle "out"
     ]
 )
 # Cheap pre-filter: a quotation mark or a speech-verb form anywhere in the paragraph.
@@ -80,7 +81,7 @@ _CUE = re.compile(
     r"accus\w*|insist\w*|urg\w*|add(?:ed|s)|stat(?:ed|es)|announc\w*|explain\w*|not(?:ed|es)|"
     r"argu\w*|stress\w*|declar\w*|admit\w*|confirm\w*|repl(?:y|ied|ies)|wr(?:ote|ites)|"
     r"predict\w*|vow\w*|promis\w*|alleg\w*|caution\w*|acknowledg\w*|emphasi[sz]\w*|tweet\w*|"
-    r"suggest\w*|complain\w*|describ\w*|agre\w*|report\w*))\b",
+    r"suggest\w*|complain\w*|describ\w*|agre\w*|report\w*|point\w* out))\b",
     re.IGNORECASE,
 )
 PRONOUNS = frozenset(["he", "she", "they", "i", "we", "it"])
@@ -164,6 +165,34 @@ def _name_span(tok: Any) -> Any:
     return tok.doc[start : tok.i + 1]
 
 
+def _quote_regions(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each quotation in a paragraph, quotation marks excluded.
+
+    A straight quote opens when it follows a space or the start and closes when it follows a
+    non-space; an opening quote before any close ends the previous quotation there (the
+    British style: a quotation continued in a new sentence reopens without closing). Spans
+    of more than 1,000 characters are a mismatched mark, not a quotation: dropped."""
+    out: list[tuple[int, int]] = []
+    start: int | None = None
+    for m in re.finditer(r"[\"“”]", text):
+        i, ch = m.start(), m.group()
+        opening = ch == "“" or (
+            ch == '"' and (i == 0 or text[i - 1].isspace() or text[i - 1] in "([-—")
+        )
+        if opening:
+            if start is not None:
+                out.append((start, i))
+            start = i + 1
+        elif start is not None:
+            out.append((start, i))
+            start = None
+    return [(a, b) for a, b in out if 0 < b - a <= 1_000]
+
+
+def _inside(regions: Sequence[tuple[int, int]], i: int) -> bool:
+    return any(a <= i < b for a, b in regions)
+
+
 def _clean(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip(" ,;:")
     return re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.I) if text else text
@@ -173,6 +202,19 @@ def _speaker_of(head: Any) -> tuple[str, str, Any] | None:
     """(speaker as written, role, speaker's head token) for a subject / pobj token."""
     if head.pos_ == "PRON" or head.lower_ in PRONOUNS:
         return head.text, "", head
+    person = _appos_person(head)
+    if person is not None and head.ent_type_ and head.ent_type_ != "PERSON":
+        # "Visiting Germany, IMF head Christine Lagarde described": the parser makes the
+        # participle's object the subject and hangs the speaker on it by apposition
+        name = _name_span(person)
+        commas = [t.i for t in head.subtree if t.text == "," and t.i < name.start]
+        role_toks = [
+            t
+            for t in head.subtree
+            if (commas[-1] if commas else head.i) < t.i < name.start
+            and t.dep_ not in ("punct", "det")
+        ]
+        return name.text, _clean(" ".join(t.text for t in role_toks)), person
     appos = [c for c in head.children if c.dep_ == "appos"]
     if not head.ent_type_ and appos and appos[0].ent_type_ in ("PERSON", "ORG"):
         # "Russia's deputy foreign minister, Sergei Ryabkov, said"; "the news agency AFP"
@@ -194,6 +236,9 @@ def _speaker_of(head: Any) -> tuple[str, str, Any] | None:
             return name.text, _clean(" ".join(t.text for t in role_toks)), people[-1]
     name = _name_span(head)
     role = ""
+    described = _described_by(head)
+    if described:  # "the French news agency AFP said": the description is the role
+        return name.text, described, head
     if head.ent_type_ == "PERSON":
         # "Deputy foreign minister Sergei Ryabkov": modifiers left of the name
         mods = [
@@ -224,7 +269,37 @@ def _speaker_of(head: Any) -> tuple[str, str, Any] | None:
     return name.text, _clean(role), head
 
 
+def _appos_person(head: Any) -> Any | None:
+    """A PERSON reached from `head` through a chain of appositions (at most three)."""
+    tok = head
+    for _ in range(3):
+        appos = [c for c in tok.children if c.dep_ == "appos"]
+        if not appos:
+            return None
+        tok = appos[0]
+        if tok.ent_type_ == "PERSON":
+            return tok
+    return None
+
+
+def _described_by(head: Any) -> str:
+    """The description a second subject gives a named one: the parser reads "the French
+    news agency AFP said" as two subjects of "said", description first."""
+    if head.dep_ != "nsubj" or not head.ent_type_:
+        return ""
+    before = [
+        c for c in head.head.children if c.dep_ == "nsubj" and c.i < head.i and not c.ent_type_
+    ]
+    if not before or before[-1].right_edge.i != head.left_edge.i - 1:
+        return ""
+    return _clean(" ".join(t.text for t in before[-1].subtree if t.dep_ != "punct"))
+
+
 def _cue_subject(verb: Any) -> Any | None:
+    subjects = [c for c in verb.children if c.dep_ == "nsubj"]
+    named = [c for c in subjects if c.ent_type_ in ("PERSON", "ORG")]
+    if len(subjects) > 1 and named:
+        return named[0]  # "the French news agency AFP said": the name, not the description
     for child in verb.children:
         if child.dep_ == "nsubj":  # a passive subject is the addressee ("he was told")
             if child.lower_ in ("who", "that", "which") and verb.dep_ == "relcl":
@@ -255,8 +330,18 @@ def _raw_statements(doc: Any) -> list[dict]:
         direct = list(direct_quotations(doc))
     except (ValueError, IndexError, AttributeError, TypeError):
         direct = []  # textacy gave up on the quotation marks (unbalanced): indirect only
+    regions = _quote_regions(doc.text)
+    pending: list[tuple[int, int]] = []  # quotations that continue an earlier speaker
     for q in direct:
         cue = q.cue[0] if q.cue else None
+        if cue is not None and _cue_elsewhere(q.content, cue, regions):
+            # textacy hands a quotation to the nearest cue even when that cue, in another
+            # sentence, reports its own clause: the quotation continues an earlier speaker
+            # (unless an indirect statement below holds it)
+            s, e = _span_text(doc, q.content.start_char, q.content.end_char)
+            if e - s >= MIN_STATEMENT_CHARS:
+                pending.append((s, e))
+            continue
         subj = _cue_subject(cue) if cue is not None else None
         if subj is None and q.speaker:
             subj = q.speaker[-1]
@@ -273,6 +358,8 @@ def _raw_statements(doc: Any) -> list[dict]:
         if cue is not None:
             cues_done.add(cue.i)
     for tok in doc:
+        if _inside(regions, tok.idx):
+            continue  # "according to experts" inside a quotation is the quoted speaker's
         if tok.lower_ == "according" and tok.i + 1 < len(doc) and doc[tok.i + 1].lower_ == "to":
             pobj = [c for c in doc[tok.i + 1].children if c.dep_ == "pobj"]
             if not pobj:
@@ -299,7 +386,10 @@ def _raw_statements(doc: Any) -> list[dict]:
                 out.append(_raw(doc, s, e, found, "according to", False))
                 taken.append((s, e))
             continue
-        if tok.pos_ not in ("VERB", "AUX") or tok.lemma_.lower() not in SPEECH_LEMMAS:
+        lemma = tok.lemma_.lower()
+        if lemma == "point" and any(c.dep_ == "prt" and c.lower_ == "out" for c in tok.children):
+            lemma = "point out"  # "the charity points out that …"
+        if tok.pos_ not in ("VERB", "AUX") or lemma not in SPEECH_LEMMAS:
             continue
         if tok.i in cues_done:
             continue
@@ -332,10 +422,55 @@ def _raw_statements(doc: Any) -> list[dict]:
             continue
         found = _speaker_of(subj)
         if found:
-            out.append(_raw(doc, s, e, found, tok.lemma_.lower(), False))
+            out.append(_raw(doc, s, e, found, lemma, False))
+            taken.append((s, e))
+    for s, e in pending:
+        if not _overlaps(taken, s, e):
+            out.append(_continued(s, e))
+            taken.append((s, e))
+    for a, b in regions:
+        s, e = _span_text(doc, a, b)
+        quoted = doc.text[s:e]
+        if e - s < MIN_STATEMENT_CHARS or _overlaps(taken, s, e):
+            continue
+        # a quoted sentence no cue claims: "…," he said. "…" continues the last speaker
+        if (
+            len(quoted.split()) >= 4
+            and quoted[:1].isupper()
+            and doc.text[a:b].rstrip(_QUOTE_CHARS)[-1:] in (".", "?", "!", ",")
+            and re.search(r"(?:^|[.!?][\"”’]?)\s*[\"“]?$", doc.text[: a - 1])
+        ):
+            out.append(_continued(s, e))
             taken.append((s, e))
     out.sort(key=lambda r: r["start"])
     return out
+
+
+def _cue_elsewhere(content: Any, cue: Any, regions: Sequence[tuple[int, int]]) -> bool:
+    """True when the cue is in a sentence apart from the quotation and reports a clause of
+    its own there, outside quotation marks ("…trapped." Mr Anaglate told AFP that 18
+    students had died)."""
+    sent = cue.sent
+    if content.start < sent.end and sent.start < content.end:
+        return False
+    return any(c.dep_ == "ccomp" and not _inside(regions, c.idx) for c in cue.children)
+
+
+def _continued(s: int, e: int) -> dict:
+    """A quotation whose speaker is the previous statement's (set when normalising)."""
+    return {
+        "start": s,
+        "end": e,
+        "speaker": "",
+        "role": "",
+        "verb": "say",
+        "direct": True,
+        "pronoun": False,
+        "person": False,
+        "title": "",
+        "continued": True,
+        "speaker_at": s,
+    }
 
 
 def _trim_end(text: str, s: int, e: int) -> tuple[int, int]:
@@ -363,14 +498,35 @@ def _raw(doc: Any, s: int, e: int, found: tuple[str, str, Any], verb: str, direc
         "title": head.lemma_.lower()
         if not head.ent_type_ and any(c.lower_ == "the" for c in head.children)
         else "",
+        "continued": False,
+        "speaker_at": head.idx,
     }
 
 
 # -- one article ----------------------------------------------------------------------------
-def _normalise(raws: list[tuple[int, int, dict]], people: list[str]) -> list[tuple[bool, str]]:
-    """(resolved, normalised speaker) for each raw statement, in article order."""
+_INDEFINITE = frozenset(["one", "a", "an", "another"])
+_SENTENCE_END = re.compile(r"[.!?][\"”’']?(?:\s|$)")
+
+
+def _continues(gap: str | None) -> bool:
+    """Whether a quotation after `gap` (the text since the previous statement) still
+    belongs to that statement's speaker: at most the rest of its sentence in between."""
+    return gap is not None and len(gap) <= 150 and len(_SENTENCE_END.findall(gap)) <= 1
+
+
+def _normalise(
+    raws: list[tuple[int, int, dict]],
+    people: list[str],
+    subjects: Sequence[tuple[int, str]] = (),
+) -> list[tuple[bool, str]]:
+    """(resolved, normalised speaker) for each raw statement, in article order; "" for a
+    continued quotation with no speaker just before it.
+
+    `subjects`: (article offset, name) of PERSON subjects outside quotations, for a pronoun
+    no named speaker precedes ("Fr Bradley described her as …" … "…", he said)."""
     out: list[tuple[bool, str]] = []
     named: list[tuple[str, str]] = []  # (normalised name, role) of earlier named speakers
+    groups: list[str] = []  # earlier speakers that are not a person's name
     titled = [  # every named speaker with a role: "the deputy minister" may come first
         (
             max(
@@ -383,11 +539,22 @@ def _normalise(raws: list[tuple[int, int, dict]], people: list[str]) -> list[tup
         for _, _, r in raws
         if r["person"] and r["role"]
     ]
-    for _, _, r in raws:
+    for _, offset, r in raws:
         sp = r["speaker"]
+        if r.get("continued"):
+            out.append(out[-1] if out and _continues(r.get("gap")) else (False, ""))
+            continue
         if r["pronoun"]:
-            if named and r["speaker"].lower() not in ("it", "we", "i"):
+            before = [n for at, n in subjects if at < offset + r.get("speaker_at", 0)]
+            if r["speaker"].lower() == "they":  # a group, never one named person
+                out.append((True, groups[-1]) if groups else (False, sp))
+            elif named and r["speaker"].lower() not in ("it", "we", "i"):
                 out.append((True, named[-1][0]))
+            elif before and r["speaker"].lower() in ("he", "she"):
+                surname = before[-1].split()[-1:]
+                full = max([p for p in people if p.split()[-1:] == surname] or before[-1:], key=len)
+                named.append((full, ""))
+                out.append((True, full))
             else:
                 out.append((False, sp))
             continue
@@ -412,6 +579,19 @@ def _normalise(raws: list[tuple[int, int, dict]], people: list[str]) -> list[tup
         else:
             out.append((True, sp))
             named.append((sp, r["role"]))  # "the soldier" is what a later "he" points to
+            groups.append(sp)  # "officials", "the ministry": what a later "they" points to
+    for i in range(len(raws) - 1):
+        # "One Arkansas lawmaker said …" then "…, Arkansas state Sen. Joyce Elliott told": a
+        # description the next named speaker of the paragraph shares a word with is that one
+        (no, _, r), (next_no, _, nxt) = raws[i], raws[i + 1]
+        words = r["speaker"].lower().split()
+        if r["person"] or r["pronoun"] or r.get("continued") or no != next_no:
+            continue
+        if not words or words[0] not in _INDEFINITE or not nxt["person"]:
+            continue
+        theirs = set(f"{nxt['speaker']} {nxt['role']}".lower().split())
+        if set(words[1:]) & theirs:
+            out[i] = out[i + 1]
     return out
 
 
@@ -440,17 +620,35 @@ def extract_paragraphs(
     parsed ones by number (unparsed paragraphs hold no cue)."""
     people = list(people)
     raws: list[tuple[int, int, dict]] = []
+    subjects: list[tuple[int, str]] = []
     for no, offset, _ in paragraphs:
         doc = docs.get(no)
         if doc is None:
             continue
         people += [e.text for e in doc.ents if e.label_ == "PERSON"]
+        regions = _quote_regions(doc.text)
+        subjects += [
+            (offset + e.start_char, re.sub(r"\s+", " ", e.text).strip().removesuffix("'s"))
+            for e in doc.ents
+            if e.label_ == "PERSON"
+            and e.root.dep_ in ("nsubj", "nsubjpass")
+            and not _inside(regions, e.start_char)
+        ]
         raws += [(no, offset, r) for r in _raw_statements(doc)]
     people = [re.sub(r"\s+", " ", p).strip().removesuffix("'s") for p in people]
-    norms = _normalise(raws, people)
     texts = {no: text for no, _, text in paragraphs}
+    for k, (no, _, r) in enumerate(raws):
+        if r.get("continued") and k:
+            prev_no, _, prev = raws[k - 1]
+            if prev_no == no:
+                r["gap"] = texts[no][prev["end"] : r["start"]]
+            elif prev_no == no - 1:
+                r["gap"] = texts[prev_no][prev["end"] :] + "\n" + texts[no][: r["start"]]
+    norms = _normalise(raws, people, subjects)
     out = []
     for (no, offset, r), (resolved, norm) in zip(raws, norms):
+        if not norm:
+            continue  # a quotation continued from nobody we found
         out.append(
             Statement(
                 paragraph=no,

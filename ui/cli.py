@@ -612,6 +612,9 @@ def eval_quotes(
         list[Path] | None,
         typer.Option("--archive", help="Where the labelled articles are (repeatable)."),
     ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="dev (tuned on), test (held out) or all.")
+    ] = "all",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Speaker and statement-span precision/recall of the statement extractor against hand
@@ -621,15 +624,20 @@ def eval_quotes(
     from qa.eval.quotes import evaluate, load_articles, load_labels
     from qa.eval.retrieval import NEWS_FIELDS
 
-    rows = load_labels(labels)
+    rows = load_labels(labels, split)
     sources = archive or [Path("data/archive/NewsArticles.zip"), Path("data/sample")]
     articles = load_articles(sources, NEWS_FIELDS, {r["article_id"] for r in rows})
-    report = evaluate(rows, articles, ChunkSettings())
+    report = {"split": split, **evaluate(rows, articles, ChunkSettings())}
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
+    by_split = report.pop("by_split", {})
     for key, value in report.items():
         typer.echo(f"{key:<36} {value}")
+    for name, part in by_split.items():
+        typer.echo(f"\n[{name}]")
+        for key, value in part.items():
+            typer.echo(f"{key:<36} {value}")
 
 
 @eval_app.command("verdict")

@@ -2,8 +2,10 @@
 
 Each label line is one attributed statement read by hand: `article_id`, `paragraph`
 (display paragraph, from 1), `speaker` (the full name or the phrase the text names),
-`role` ("" when none), `verb` (lemma), `statement` (the span, verbatim). Labels hold no
-article text beyond the statement; the articles come from the archive (or the seed).
+`role` ("" when none), `verb` (lemma), `statement` (the span, verbatim), `split` (`dev`:
+the articles the extractor was tuned on; `test`: articles labelled later and only measured).
+Labels hold no article text beyond the statement; the articles come from the archive (or
+the seed).
 
 A labelled paragraph is labelled completely, so precision counts the extractor's
 statements in labelled paragraphs only. A predicted statement *overlaps* a label when
@@ -17,7 +19,9 @@ the other (a surname or the head noun: "Kennedy" ~ "Robert F. Kennedy Jr.", "Off
 from __future__ import annotations
 
 import json
+import random
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,16 +32,25 @@ from index.quotes import Statement, extract_articles
 _TRIM = "\"“”‘’'«» .,;:—-"
 
 
-def load_labels(path: Path) -> list[dict[str, Any]]:
+SPLITS = ("dev", "test")
+
+
+def load_labels(path: Path, split: str = "all") -> list[dict[str, Any]]:
+    """The label lines of `split` (`dev`, `test` or `all`)."""
+    if split not in (*SPLITS, "all"):
+        raise ValueError(f"unknown split {split!r}: use dev, test or all")
     rows = []
     for no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         row = json.loads(line)
-        missing = {"article_id", "paragraph", "speaker", "verb", "statement"} - set(row)
+        missing = {"article_id", "paragraph", "speaker", "verb", "statement", "split"} - set(row)
         if missing:
             raise ValueError(f"{path}:{no} lacks {sorted(missing)}")
-        rows.append(row)
+        if row["split"] not in SPLITS:
+            raise ValueError(f"{path}:{no} has split {row['split']!r}, not dev or test")
+        if split in ("all", row["split"]):
+            rows.append(row)
     return rows
 
 
@@ -67,14 +80,35 @@ def _same_speaker(gold: str, predicted: str) -> bool:
 def evaluate(
     labels: Sequence[dict[str, Any]], articles: dict[str, Any], settings: ChunkSettings
 ) -> dict[str, Any]:
-    """Speaker and span precision/recall of the extractor over the labelled paragraphs."""
+    """Speaker and span precision/recall of the extractor over the labelled paragraphs; with
+    labels of both splits, the same figures per split under `by_split` (one extraction)."""
     ids = sorted({r["article_id"] for r in labels if r["article_id"] in articles})
-    missing = sorted({r["article_id"] for r in labels} - set(ids))
     found, report = extract_articles([articles[i] for i in ids], settings)
     predicted: dict[tuple[str, int], list[Statement]] = {}
     for aid, statements in zip(ids, found):
         for s in statements:
             predicted.setdefault((aid, s.paragraph), []).append(s)
+    out = _score(labels, articles, predicted, settings)
+    out["skipped_paragraphs"] = report.skipped_paragraphs
+    splits = sorted({r.get("split", "") for r in labels})
+    if len(splits) > 1:
+        out["by_split"] = {
+            name: _score(
+                [r for r in labels if r.get("split", "") == name], articles, predicted, settings
+            )
+            for name in splits
+        }
+    return out
+
+
+def _score(
+    labels: Sequence[dict[str, Any]],
+    articles: dict[str, Any],
+    predicted: dict[tuple[str, int], list[Statement]],
+    settings: ChunkSettings,
+) -> dict[str, Any]:
+    ids = sorted({r["article_id"] for r in labels if r["article_id"] in articles})
+    missing = sorted({r["article_id"] for r in labels} - set(ids))
     gold: dict[tuple[str, int], list[tuple[dict, tuple[int, int]]]] = {}
     unplaced = []
     for r in labels:
@@ -123,7 +157,26 @@ def evaluate(
         "span_exact_recall": ratio(exact_r, n_gold),
         "labels_not_found_in_their_paragraph": len(unplaced),
         "articles_missing": missing,
-        "skipped_paragraphs": report.skipped_paragraphs,
+    }
+
+
+def draw_articles(
+    articles: Iterable[Any], seed: int, per_outlet: int, exclude: set[str] = frozenset()
+) -> dict[str, list[str]]:
+    """Which articles to label, per outlet, in reading order: unique articles of 800-2,200
+    characters with at least two "said" (short enough to read whole, with statements to
+    label), ids sorted numerically per outlet, one `random.Random(seed)` drawing
+    `per_outlet` of each outlet in alphabetical order. `exclude`: articles labelled before."""
+    by_outlet: dict[str, list[str]] = defaultdict(list)
+    for a in articles:
+        if a.id in exclude or not 800 <= len(a.text) <= 2200:
+            continue
+        if len(re.findall(r"\bsaid\b", a.text)) >= 2:
+            by_outlet[a.source or "?"].append(a.id)
+    rng = random.Random(seed)
+    return {
+        outlet: rng.sample(sorted(ids, key=int), per_outlet)
+        for outlet, ids in sorted(by_outlet.items())
     }
 
 

@@ -11,9 +11,10 @@ from index.archive import ArchiveIndex
 from index.articles import Article
 from index.builder import build_index
 from index.chunker import ChunkSettings, display_paragraphs
+from index.loaders import FieldMap, LoadReport, iter_articles
 from index.quotes import MAX_ARTICLE_CHARS, extract_articles
 from index.updater import update_index
-from tests.helpers import SEED, write_csv
+from tests.helpers import ARCHIVE, NEWS_FIELDS, SEED, read_news_rows, write_csv
 
 SETTINGS = ChunkSettings()
 
@@ -60,6 +61,122 @@ def test_a_pronoun_with_no_speaker_before_it_is_marked_unresolved():
         [_article("He said the bridge would be closed for repairs until the spring.")], SETTINGS
     )
     assert found and not found[0].resolved and found[0].speaker == "He"
+
+
+def _statements(text: str) -> list:
+    (found,), _ = extract_articles([_article(text)], SETTINGS)
+    return found
+
+
+def _about(found: list, words: str):
+    return next(s for s in found if words in s.statement)
+
+
+def test_a_quotation_continued_without_a_verb_keeps_the_speaker_just_before_it():
+    reopened = _statements(
+        'Det Insp Jane Morrow said: "The jury saw through the claims he made in court. '
+        '"The story that another man looked just like him and shared his DNA is beyond belief."'
+    )
+    assert _about(reopened, "beyond belief").normalized == "Det Insp Jane Morrow"
+    after_indirect = _statements(
+        "Paul Kerr, director of the London team at Savills, said the influx of buyers was "
+        "continuing. \"From an investor's standpoint, London looks attractive, as prices "
+        'appear lower than last year."'
+    )
+    assert _about(after_indirect, "influx").normalized == "Paul Kerr"
+    quote = _about(after_indirect, "standpoint")
+    assert quote.normalized == "Paul Kerr" and quote.direct and quote.resolved
+    # a sentence of the article's own in between: the quotation is nobody's we know
+    apart = _statements(
+        "Paul Kerr said the influx of buyers was continuing. The bank opened its first London "
+        'office in 1990. "London looks attractive to many investors from abroad this year."'
+    )
+    assert not [s for s in apart if "attractive" in s.statement]
+
+
+def test_a_quotation_before_a_cue_with_its_own_clause_belongs_to_the_earlier_speaker():
+    found = _statements(
+        '"A huge tree fell on them when the rains began," an eyewitness told the BBC.\n\n'
+        '"Most of them are students. We are trying to save those who are trapped." Fire '
+        "Service spokesman Mr Anaglate told AFP that 18 students had died at the scene."
+    )
+    students = _about(found, "Most of them")
+    assert students.paragraph == 2 and students.normalized == "eyewitness"
+    assert _about(found, "18 students").normalized == "Mr Anaglate"
+
+
+def test_an_indefinite_description_is_the_named_speaker_that_follows():
+    found = _statements(
+        'One Ohio lawmaker said there was little debate about the clause. "It was not '
+        'something that was talked about on the floor," Ohio state Sen. Mary Collins told '
+        "reporters."
+    )
+    debate = _about(found, "little debate")
+    assert debate.speaker == "One Ohio lawmaker" and debate.normalized == "Mary Collins"
+
+
+def test_an_organisation_introduced_by_a_description_is_named_with_it_as_role():
+    (s,) = _statements(
+        "The French news agency AFP said an IMF employee suffered burns to her hands and face "
+        "while opening a letter."
+    )
+    assert s.normalized == "AFP" and s.role == "French news agency"
+
+
+def test_according_to_inside_a_quotation_is_the_quoted_speakers_words():
+    found = _statements(
+        'Hundreds of medical groups sent the president a letter. "Claims that vaccines are '
+        "unsafe when administered according to expert recommendations have been disproven by "
+        'a robust body of literature," the letter read.'
+    )
+    assert not [s for s in found if s.verb == "according to"]
+
+
+def test_a_pronoun_no_speaker_precedes_is_the_person_subject_before_it():
+    (s,) = _statements(
+        'In his homily, Fr Francis Bradley remembered her kindness and her music. "We cannot '
+        "allow the brevity of her life, or the malice which cut it short, to spoil her "
+        'memory", he said.'
+    )
+    assert s.speaker == "he" and s.normalized == "Fr Francis Bradley" and s.resolved
+
+
+def test_a_phrasal_speech_verb_reports_its_clause():
+    (s,) = _statements(
+        "In its report, the charity points out that the State has the power to introduce "
+        "emergency legislation."
+    )
+    assert s.verb == "point out" and s.normalized == "charity"
+    assert s.statement == "the State has the power to introduce emergency legislation"
+
+
+def test_they_points_to_a_group_never_to_one_named_person():
+    person_before = _statements(
+        "Finance Minister Anna Kowalska said the budget was final. They said the protests "
+        "would continue on Monday."
+    )
+    protests = _about(person_before, "protests")
+    assert protests.normalized == "They" and not protests.resolved
+    group_before = _statements(
+        "Officials in Athens said the letter had been sent from Greece. Finance Minister Anna "
+        "Kowalska said the budget was final. They said the police were still investigating."
+    )
+    assert _about(group_before, "investigating").normalized == "Officials in Athens"
+
+
+def test_a_participle_subject_keeps_the_speaker_its_apposition_names():
+    """In NewsArticles 2680 the recognizer reads "Visiting Germany" as a place and the
+    parser makes it the subject, with "IMF head Christine Lagarde" in apposition."""
+    read_news_rows()
+    (article,) = [
+        a
+        for a in iter_articles([ARCHIVE], LoadReport(), FieldMap.parse(NEWS_FIELDS))
+        if a.id == "2680"
+    ]
+    (found,), _ = extract_articles([article], SETTINGS)
+    violence = _about(found, "cowardly act of violence")
+    assert violence.normalized == "Christine Lagarde" and violence.role == "IMF head"
+    assert not [s for s in found if "Visiting" in s.normalized]
 
 
 def test_bad_input_is_skipped_and_counted_never_raised():
