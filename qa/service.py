@@ -33,6 +33,7 @@ from qa.answer.statements import (
     StatementFinder,
     by_speaker,
     compose,
+    not_the_addressee,
     parse_quote_question,
     quote_of,
     relevant,
@@ -561,6 +562,8 @@ class QAService:
         if asked is None or not self.statements.available:
             return []
         found = self.statements.find(asked.topic, asked.speaker, filters, asked.verb, limit=50)
+        if asked.topic and asked.speaker is None:
+            found = not_the_addressee(found, asked.topic)
         if asked.topic:
             found = relevant(found, STATEMENT_FLOOR)
         return by_speaker(found) if asked.speaker is None else found[:MAX_SPEAKERS]

@@ -217,6 +217,17 @@ def by_speaker(
     return out
 
 
+def not_the_addressee(found: Sequence[FoundStatement], topic: str) -> list[FoundStatement]:
+    """A who-said question's answer is not someone its topic names: "Who told Donald Tusk
+    of the timing?" asks who spoke to Tusk, so Tusk's own statements are left out."""
+    named = {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]{2,}", topic)}
+    return [
+        f
+        for f in found
+        if not named & {w.lower() for w in re.findall(r"[\w'’-]+", f.statement.normalized)}
+    ]
+
+
 def speaker_label(s: StoredStatement) -> str:
     name = s.normalized if s.resolved else f"{s.speaker} (unresolved)"
     return f"{name} ({s.role})" if s.role else name
@@ -264,6 +275,7 @@ __all__ = [
     "StatementFinder",
     "by_speaker",
     "compose",
+    "not_the_addressee",
     "parse_quote_question",
     "quote_of",
     "relevant",

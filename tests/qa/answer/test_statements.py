@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.statements import STATEMENT_MARGIN, parse_quote_question
+from index.store import StoredStatement
+from qa.answer.statements import (
+    STATEMENT_MARGIN,
+    FoundStatement,
+    not_the_addressee,
+    parse_quote_question,
+)
 from qa.errors import QuestionError
 from qa.response import Filters
 from tests.helpers import SEED_QUESTION
@@ -27,6 +33,16 @@ def test_who_said_questions_are_recognised(question, topic, speaker, verb):
         assert asked is None
     else:
         assert (asked.topic, asked.speaker, asked.verb) == (topic, speaker, verb)
+
+
+def test_a_who_said_answer_is_not_someone_the_question_names():
+    def said(name: str) -> FoundStatement:
+        s = StoredStatement(0, "a", 1, 0, 5, name, name, "", "say", "words", True, True, None, None)
+        return FoundStatement(s, 0.5)
+
+    found = [said("Donald Tusk"), said("Tim Barrow"), said("Tusk")]
+    kept = not_the_addressee(found, "Donald Tusk of the timing")
+    assert [f.statement.normalized for f in kept] == ["Tim Barrow"]
 
 
 def test_the_flagship_question_lists_ryabkov_first_with_the_convoys_statement(service):
