@@ -223,3 +223,40 @@ def test_killed_build_leaves_the_alias_on_the_old_collection(
         if proc.poll() is None:
             proc.kill()
         client.close()
+
+
+def test_info_command_shows_the_milvus_build(milvus_built, faiss_service):
+    import json
+
+    from index.milvus_store import live_collection
+    from tests.helpers import run_cli
+
+    env = {
+        "ARCHIVE_QA_BACKEND": "milvus",
+        "ARCHIVE_QA_MILVUS_URI": milvus_built.milvus_uri,
+        "ARCHIVE_QA_MILVUS_COLLECTION": milvus_built.milvus_collection,
+    }
+    client = milvus_built.milvus_target().client()
+    try:
+        collection = live_collection(client, milvus_built.milvus_collection)
+    finally:
+        client.close()
+    done = run_cli("info", "--json", env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    local = faiss_service.info()
+    assert (data["backend"], data["alias"], data["collection"]) == (
+        "milvus",
+        "scale_main",
+        collection,
+    )
+    assert (data["articles"], data["chunks"]) == (local.articles, local.chunks)
+    assert [tuple(s) for s in data["sources"]] == local.sources
+    assert local.statements > 0 and data["statements"] == 0
+    assert "Milvus backend stores no attributed statements" in data["statements_note"]
+    assert data["manifest"]["annotations"] == {}
+    text = run_cli("info", env=env, timeout=120)
+    assert text.returncode == 0, text.stderr
+    assert f"alias scale_main -> {collection}" in text.stdout
+    assert f"chunks {local.chunks:,}" in text.stdout
+    assert "annotated no" in text.stdout and "statements 0" in text.stdout
