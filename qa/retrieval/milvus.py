@@ -95,6 +95,10 @@ def _chunk(entity: dict[str, Any]) -> StoredChunk:
 
 
 MAX_COPIES = 8
+STATEMENTS_NOTE = (
+    "the Milvus backend stores no attributed statements: who-said questions are answered "
+    "by the reader from the retrieved paragraphs, and `quotes` finds none"
+)
 
 
 def rrf_copies(dense_weight: float, bm25_weight: float) -> tuple[int, int]:
@@ -123,6 +127,9 @@ class MilvusArticles:
     def __init__(self, client, collection: str, meta: dict[str, Any]) -> None:
         self.client = client
         self.collection = articles_collection(collection)
+        self.set_meta(meta)
+
+    def set_meta(self, meta: dict[str, Any]) -> None:
         self._sources = [(s, int(n)) for s, n in meta["sources"]]
         self._dates = tuple(meta["date_range"])
 
@@ -217,8 +224,11 @@ class MilvusIndex:
         return cls(target, client, collection, meta)
 
     def live_build(self) -> Path | None:
-        """The build the alias names now (a server switches when it moved)."""
+        """The build the alias names now (a server switches when it moved); when it is
+        still this one, its manifest is re-read (an update may have changed it)."""
         name = live_collection(self.client, self.target.alias)
+        if name == self.collection:
+            self.refresh()
         return None if name is None else self.build.parent / name
 
     def any_match(self, expr: str) -> bool:
@@ -302,7 +312,17 @@ class MilvusIndex:
             faiss_type="milvus",
             sources=self.store.sources(),
             date_range=self.store.date_range(),
+            statements_note=STATEMENTS_NOTE,
         )
+
+    def refresh(self) -> None:
+        """Re-read the build's manifest row: an update changes the live collection in
+        place (counts, outlets, dates) without moving the alias, so a server that opened
+        it before sees the new figures only this way."""
+        meta = read_meta(self.client, self.collection)
+        if meta != self.meta:
+            self.meta, self.manifest = meta, Manifest.model_validate(meta["manifest"])
+            self.store.set_meta(meta)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a client whose server is gone
