@@ -26,6 +26,7 @@ import numpy as np
 
 from index.archive import IndexInfo
 from index.articles import Article
+from index.bm25 import tokenize
 from index.errors import IndexNotFoundError
 from index.manifest import Manifest
 from index.milvus_store import (
@@ -34,6 +35,7 @@ from index.milvus_store import (
     articles_collection,
     check_meta_model,
     in_list,
+    iter_query,
     live_collection,
     quote,
     read_meta,
@@ -126,8 +128,52 @@ class MilvusArticles:
 
     def __init__(self, client, collection: str, meta: dict[str, Any]) -> None:
         self.client = client
+        self.chunks = collection
         self.collection = articles_collection(collection)
         self.set_meta(meta)
+
+    def find_statements(self, *args, **kwargs) -> list:
+        return []  # (has_statements is False: none are stored here)
+
+    def undated_articles(self) -> int:
+        """Articles with no publication date (kept; left out of time-bound answers)."""
+        rows = self.client.query(
+            self.collection,
+            filter='part == 0 and article_id != "" and date == ""',
+            output_fields=["count(*)"],
+        )
+        return int(rows[0]["count(*)"])
+
+    def article_dates(
+        self, rows: list[int] | str | None = None
+    ) -> list[tuple[str, str | None, str | None]]:
+        """(article id, date, source) of the articles holding these chunk rows, or the
+        chunks a filter expression (the searcher's `_allowed`) passes; None: every
+        article. What a timeline counts."""
+        if rows is None:
+            found = iter_query(
+                self.client,
+                self.collection,
+                'part == 0 and article_id != ""',
+                ["article_id", "date", "source"],
+            )
+        elif isinstance(rows, str):
+            found = iter_query(self.client, self.chunks, rows, ["article_id", "date", "source"])
+        elif not rows:
+            return []
+        else:
+            found = iter_query(
+                self.client,
+                self.chunks,
+                f"row in [{', '.join(str(int(r)) for r in rows)}]",
+                ["article_id", "date", "source"],
+            )
+        out: dict[str, tuple[str, str | None, str | None]] = {}
+        for r in found:
+            out.setdefault(
+                r["article_id"], (r["article_id"], r["date"] or None, r["source"] or None)
+            )
+        return list(out.values())
 
     def set_meta(self, meta: dict[str, Any]) -> None:
         self._sources = [(s, int(n)) for s, n in meta["sources"]]
@@ -288,6 +334,26 @@ class MilvusIndex:
             )
             for h in res
         ]
+
+    def keyword_search(
+        self, query: str, k: int, allowed: str | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 alone (Milvus's function): (row, score) best first; `allowed` is a filter
+        expression ("" passes nothing). The query's English stopwords are dropped first,
+        as the FAISS backend's BM25 drops them: Milvus's analyzer keeps them, and a leftover
+        "in" of "Russia in February 2017" would match every article."""
+        terms = tokenize(query)
+        if allowed == "" or not terms:
+            return []
+        res = self.client.search(
+            self.collection,
+            [" ".join(terms)],
+            anns_field="sparse",
+            limit=min(k, 16_384),
+            filter=allowed or "",
+            output_fields=["row"],
+        )[0]
+        return [(int(h["entity"]["row"]), float(h["distance"])) for h in res]
 
     def chunks_by_rows(self, rows: list[int]) -> dict[int, StoredChunk]:
         if not rows:

@@ -260,3 +260,22 @@ def test_info_command_shows_the_milvus_build(milvus_built, faiss_service):
     assert f"alias scale_main -> {collection}" in text.stdout
     assert f"chunks {local.chunks:,}" in text.stdout
     assert "annotated no" in text.stdout and "statements 0" in text.stdout
+
+
+def test_time_bound_search_timelines_and_quotes_work_on_milvus(milvus_service, faiss_service):
+    """What the time reading, the coverage chart and `quotes` ask of the store (undated
+    articles, article dates, BM25 alone, statements) is answered by Milvus too."""
+    found = milvus_service.search("Russia since February 2017", k=5)
+    assert found and all(p.date and p.date[:10] >= "2017-02-01" for p in found)
+    for query in ["", "Russia", "weapons convoys"]:
+        on_milvus, local = milvus_service.timeline(query), faiss_service.timeline(query)
+        assert on_milvus.articles > 0
+        assert (on_milvus.articles, on_milvus.undated, on_milvus.bars) == (
+            local.articles,
+            local.undated,
+            local.bars,
+        ), query
+    dated = milvus_service.timeline("Russia in February 2017")
+    assert dated.time_range is not None and dated.articles > 0
+    assert dated.articles == faiss_service.timeline("Russia in February 2017").articles
+    assert milvus_service.quotes("weapons convoys") == []
