@@ -355,6 +355,18 @@ class MilvusIndex:
         )[0]
         return [(int(h["entity"]["row"]), float(h["distance"])) for h in res]
 
+    def vectors(self, rows: list[int]) -> dict[int, np.ndarray]:
+        """The stored dense vectors of these rows ("reported by" compares paragraphs by
+        them; without this it embedded every result paragraph again)."""
+        if not rows:
+            return {}
+        found = self.client.query(
+            self.collection,
+            filter=f"row in [{', '.join(str(int(r)) for r in rows)}]",
+            output_fields=["row", "dense"],
+        )
+        return {int(e["row"]): np.asarray(e["dense"], dtype="float32") for e in found}
+
     def chunks_by_rows(self, rows: list[int]) -> dict[int, StoredChunk]:
         if not rows:
             return {}

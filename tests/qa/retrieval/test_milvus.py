@@ -279,3 +279,20 @@ def test_time_bound_search_timelines_and_quotes_work_on_milvus(milvus_service, f
     assert dated.time_range is not None and dated.articles > 0
     assert dated.articles == faiss_service.timeline("Russia in February 2017").articles
     assert milvus_service.quotes("weapons convoys") == []
+
+
+def test_stored_vectors_are_read_back_for_same_event_matching(milvus_service):
+    """`reported by` compares result paragraphs by their vectors: Milvus returns the stored
+    ones (the same cosine the search scored), so nothing is embedded again."""
+    import numpy as np
+
+    hits = milvus_service.searcher.search(SEED_QUESTION, 6).hits
+    vectors = milvus_service.index.vectors([h.chunk.row for h in hits])
+    assert set(vectors) == {h.chunk.row for h in hits}
+    query = milvus_service.searcher.embed_query(SEED_QUESTION)
+    for h in hits:
+        v = vectors[h.chunk.row]
+        assert abs(float(np.linalg.norm(v)) - 1) < 1e-3
+        if h.dense is not None:
+            assert abs(float(v @ query) - h.dense) < 1e-4
+    assert milvus_service.index.vectors([]) == {}
