@@ -42,6 +42,7 @@ from index.milvus_store import (
 )
 from index.store import StoredChunk
 from qa.response import Filters
+from qa.retrieval.hints import source_aliases
 from qa.retrieval.retriever import HybridSearcher, Mode
 
 CHUNK_FIELDS = [
@@ -178,6 +179,7 @@ class MilvusArticles:
     def set_meta(self, meta: dict[str, Any]) -> None:
         self._sources = [(s, int(n)) for s, n in meta["sources"]]
         self._dates = tuple(meta["date_range"])
+        self.generation = getattr(self, "generation", -1) + 1  # searchers follow it
 
     def article(self, article_id: str) -> Article | None:
         rows = self.client.query(
@@ -416,6 +418,25 @@ class MilvusSearcher(HybridSearcher):
     def __init__(self, index: MilvusIndex, embedder, params=None, **kwargs) -> None:
         super().__init__(index, embedder, params, **kwargs)  # type: ignore[arg-type]
         self._found = threading.local()  # chunks the current search's queries returned
+        self._generation = index.store.generation
+
+    def _follow_updates(self) -> None:
+        """An update changes the build in place: outlets named in questions, the newest
+        date relative phrases count from and the undated count are read again."""
+        generation = self.index.store.generation
+        if generation != self._generation:
+            self._generation = generation
+            self.aliases = source_aliases(name for name, _ in self.index.store.sources())
+            self._newest = None
+            self.__dict__.pop("_undated", None)
+
+    def reference_date(self, now: str | None = None) -> str:
+        self._follow_updates()
+        return super().reference_date(now)
+
+    def plan(self, *args, **kwargs):
+        self._follow_updates()
+        return super().plan(*args, **kwargs)
 
     def search(self, *args, **kwargs):
         self._found.chunks = {}

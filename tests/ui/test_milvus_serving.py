@@ -69,8 +69,8 @@ def test_api_on_milvus_keeps_answering_while_an_update_publishes(
     milvus_server, tiny_csv, embedder, build_options, tmp_path
 ):
     """`archive-qa update` changes the live collections in place (no alias move): questions
-    asked meanwhile all succeed, the new article is answered, and the server's counts
-    follow the update without a restart."""
+    asked meanwhile all succeed, the new article is answered, and the server's counts,
+    outlets and newest date follow the update without a restart."""
     import json
     import time
 
@@ -91,7 +91,8 @@ def test_api_on_milvus_keeps_answering_while_an_update_publishes(
     build_milvus([SEED, tiny_csv], settings.milvus_target(), embedder, build_options)
     extra = tmp_path / "lighthouse.txt"
     extra.write_text(
-        "Qelmira lighthouse keeper retires after forty years\nsource: Test Wire\n\n"
+        "Qelmira lighthouse keeper retires after forty years\nsource: Test Wire\n"
+        "date: 2023-02-01\n\n"
         "The Qelmira lighthouse keeper, Orsolya Vantrebb, switched off the lamp for the last "
         "time on Sunday after forty years of service on the island.",
         encoding="utf-8",
@@ -138,6 +139,9 @@ def test_api_on_milvus_keeps_answering_while_an_update_publishes(
             assert health["build_id"] == before["build_id"]  # the same build, updated in place
             assert health["chunks"] > before["chunks"]
             assert ["Test Wire", 1] in health["sources"]
+            assert health["date_range"][1] == "2023-02-01"
+            # "last week" now counts from the new newest article.
+            assert service.searcher.reference_date() == "2023-02-01"
             new = http.post(
                 "/api/ask", json={"question": "Who is the Qelmira lighthouse keeper?"}
             ).json()
