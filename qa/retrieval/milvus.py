@@ -34,6 +34,7 @@ from index.milvus_store import (
     MilvusTarget,
     articles_collection,
     check_meta_model,
+    has_entities_field,
     in_list,
     iter_query,
     live_collection,
@@ -80,6 +81,7 @@ def filter_expr(filters: Filters) -> str | None:
 
 
 def _chunk(entity: dict[str, Any]) -> StoredChunk:
+    """A chunk row as the store's chunk; its entity spans where the build stored them."""
     return StoredChunk(
         row=int(entity["row"]),
         chunk_id=entity["chunk_id"],
@@ -94,6 +96,7 @@ def _chunk(entity: dict[str, Any]) -> StoredChunk:
         date=entity["date"] or None,
         source=entity["source"] or None,
         url=entity["url"] or None,
+        entities=entity.get("entities") or None,
     )
 
 
@@ -242,6 +245,9 @@ class MilvusIndex:
         self.manifest = Manifest.model_validate(meta["manifest"])
         self.store = MilvusArticles(client, collection, meta)
         self.build = Path(f"milvus:{target.alias}") / "builds" / collection
+        self.chunk_fields = CHUNK_FIELDS + (
+            ["entities"] if has_entities_field(client, collection) else []
+        )
 
     @classmethod
     def open(
@@ -310,7 +316,7 @@ class MilvusIndex:
                 reqs,
                 RRFRanker(rrf_k),
                 limit=k,
-                output_fields=[*CHUNK_FIELDS, "dense"],
+                output_fields=[*self.chunk_fields, "dense"],
             )[0]
             out = []
             for h in res:
@@ -325,7 +331,7 @@ class MilvusIndex:
             anns_field=field,
             limit=k,
             filter=filt,
-            output_fields=CHUNK_FIELDS,
+            output_fields=self.chunk_fields,
         )[0]
         return [
             MilvusHit(
@@ -375,7 +381,7 @@ class MilvusIndex:
         found = self.client.query(
             self.collection,
             filter=f"row in [{', '.join(str(int(r)) for r in rows)}]",
-            output_fields=CHUNK_FIELDS,
+            output_fields=self.chunk_fields,
         )
         return {int(e["row"]): _chunk(e) for e in found}
 
