@@ -1,8 +1,9 @@
 """Publishing an archive into Milvus: a clustered index instead of a local folder.
 
 A build lives in two collections named after it: the chunks (ids, article fields,
-paragraph numbers and offsets, text, the dense vector and a sparse vector that Milvus's
-own BM25 function fills from the indexed text) and the articles (their full text, in
+paragraph numbers and offsets, text, the entity spans the build found (index.annotate),
+the dense vector and a sparse vector that Milvus's own BM25 function fills from the
+indexed text) and the articles (their full text, in
 parts under Milvus's VARCHAR limit, for citations, plus one row with the build's
 manifest). Readers address the build through an alias (`milvus_collection`); a full
 build fills new collections, checks their counts, and only then moves the alias, so a
@@ -27,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import layout
+from .annotate import annotate_chunked, annotation_info
 from .articles import Article
 from .buildkit import (
     BuildOptions,
@@ -143,6 +145,8 @@ def _chunk_schema(client, dim: int):
     s.add_field("url", DataType.VARCHAR, max_length=4096)
     s.add_field("text", DataType.VARCHAR, max_length=65535)
     s.add_field("bm25_text", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+    # Entity spans found at build time (index.annotate, JSON; "" when not annotated).
+    s.add_field("entities", DataType.VARCHAR, max_length=65535)
     s.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     s.add_function(
@@ -182,13 +186,28 @@ def _article_schema(client):
 
 
 # -- rows --------------------------------------------------------------------
+def has_entities_field(client, collection: str) -> bool:
+    """Whether the chunk collection stores entity spans (collections built before the
+    field existed do not: their readers find the entities at question time)."""
+    fields = client.describe_collection(collection).get("fields", [])
+    return any(f.get("name") == "entities" for f in fields)
+
+
+def _entities_value(c: Chunk) -> str:
+    value = c.entities or ""
+    return value if len(value.encode("utf-8")) <= 65535 else ""  # (then found when read)
+
+
 def chunk_rows(
-    pairs: Sequence[tuple[Article, Chunk]], vectors: np.ndarray, index_titles: bool
+    pairs: Sequence[tuple[Article, Chunk]],
+    vectors: np.ndarray,
+    index_titles: bool,
+    with_entities: bool = True,
 ) -> list[dict[str, Any]]:
     """One Milvus row per (article, chunk), with its vector (same order)."""
     if len(pairs) != len(vectors):
         raise ValueError(f"{len(pairs)} chunks but {len(vectors)} vectors")
-    return [
+    rows = [
         {
             "chunk_id": c.chunk_id,
             "row": chunk_row_id(c.chunk_id),
@@ -209,6 +228,10 @@ def chunk_rows(
         }
         for (article, c), vec in zip(pairs, vectors)
     ]
+    if with_entities:
+        for row, (_article, c) in zip(rows, pairs):
+            row["entities"] = _entities_value(c)
+    return rows
 
 
 def _pairs(chunked: Sequence[tuple[Article, Sequence[Chunk]]]) -> list[tuple[Article, Chunk]]:
@@ -280,6 +303,7 @@ def _meta(
     sources: Counter,
     dates: list[str],
     t0: float,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     manifest = Manifest(
         software_version=software_version(),
@@ -299,6 +323,7 @@ def _meta(
         counts=counts,
         corpus_hash=corpus_hash(hashes),
         files={},
+        annotations=annotations or {},
     )
     return {
         "manifest": manifest.model_dump(mode="json"),
@@ -395,6 +420,13 @@ def publish_build(
     """
     timings = dict(timings or {})
     embed_seconds = 0.0
+    annotations: dict[str, str] = {}
+    if options.annotate:
+        t_annotate = time.perf_counter()
+        if any(c.entities is None for _, cs in chunked for c in cs):
+            chunked = annotate_chunked(chunked, options.progress)
+        timings["annotate"] = time.perf_counter() - t_annotate
+        annotations = annotation_info()
     client = target.client()
     try:
         dropped = drop_unpublished(client, target.alias)
@@ -447,7 +479,7 @@ def publish_build(
         hashes = {a.id: a.content_hash for a in articles}
         sources = Counter(a.source for a in articles if a.source)
         dates = [a.date for a in articles if a.date]
-        meta = _meta(build_id, embedder, options, counts, hashes, sources, dates, t0)
+        meta = _meta(build_id, embedder, options, counts, hashes, sources, dates, t0, annotations)
         _write_meta(client, name, meta)
         for coll in (name, articles_collection(name)):
             client.flush(coll)
@@ -686,6 +718,12 @@ def _apply(
             else {}
         )
     chunked = [(a, chunk_article(a, options.chunking)) for a in upserts]
+    with_entities = has_entities_field(client, live)
+    annotations = meta["manifest"].get("annotations") or {}
+    if with_entities and options.annotate and annotations:
+        t_annotate = time.perf_counter()
+        chunked = annotate_chunked(chunked, options.progress)
+        timings["annotate"] = time.perf_counter() - t_annotate
     texts = [indexed_text(a.title, c.text, options.index_titles) for a, cs in chunked for c in cs]
     t_embed = time.perf_counter()
     vecs = embed_texts(embedder, texts, options)
@@ -696,7 +734,7 @@ def _apply(
         batch = gone[i : i + INSERT_BATCH]
         client.delete(live, filter=in_list("article_id", batch))
         client.delete(articles_collection(live), filter=in_list("article_id", batch))
-    _insert(client, live, chunk_rows(_pairs(chunked), vecs, options.index_titles))
+    _insert(client, live, chunk_rows(_pairs(chunked), vecs, options.index_titles, with_entities))
     _insert(client, articles_collection(live), article_rows(upserts))
     hashes, sources, dates = _summary(client, live)
     counts = {
@@ -710,7 +748,17 @@ def _apply(
         "removed_articles": len(set(removals) - {a.id for a in upserts}),
     }
     manifest = meta["manifest"]
-    fresh = _meta(manifest["build_id"], embedder, options, counts, hashes, sources, dates, t0)
+    fresh = _meta(
+        manifest["build_id"],
+        embedder,
+        options,
+        counts,
+        hashes,
+        sources,
+        dates,
+        t0,
+        manifest.get("annotations") or {},
+    )
     _write_meta(client, live, fresh)
     client.flush(live)
     client.flush(articles_collection(live))
@@ -769,6 +817,7 @@ def publish_from_index(
                     c.start,
                     c.end,
                     c.text,
+                    entities=c.entities,
                 )
             )
         chunked = [(store.article(aid), by_article[aid]) for aid in order]

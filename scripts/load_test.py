@@ -8,6 +8,14 @@ after another (a closed loop, like people waiting for their answers). Reports th
 latency percentiles and every error; exits 1 when any request failed. Questions come from
 `--questions` (a text file, one per line, or a JSON list of strings or of objects with a
 "query" field such as MultiHop-RAG's queries) or a built-in list of news questions.
+
+    python scripts/load_test.py --url http://127.0.0.1:7860 --update-during new.txt
+
+`--update-during FILE` publishes an update while the clients ask: after `--update-delay`
+seconds it runs `archive-qa update FILE` in a child process with this process's
+environment (so `ARCHIVE_QA_INDEX_DIR`, or `ARCHIVE_QA_BACKEND=milvus` and
+`ARCHIVE_QA_MILVUS_*`, must name what the server serves), and reports the update's time,
+the requests that were in flight while it ran and what `/api/health` said before and after.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -79,10 +89,14 @@ def run_load(
     questions: list[str],
     api_key: str | None = None,
     timeout: float = 300.0,
+    update_during: Path | None = None,
+    update_delay: float = 3.0,
 ) -> dict:
-    """Run the load and return the figures (latencies in ms)."""
+    """Run the load and return the figures (latencies in ms); with `update_during`, an
+    `archive-qa update` of that file published `update_delay` seconds into the load."""
     headers = {"X-API-Key": api_key} if api_key else {}
     latencies: list[float] = []
+    spans: list[tuple[float, float, bool]] = []  # (start, end, ok) per request
     errors: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -102,8 +116,10 @@ def run_load(
                     status = r.status_code
                 except Exception as exc:  # a dropped connection is an error, not a crash
                     problem, status = f"{type(exc).__name__}: {exc}"[:160], 0
-                ms = (time.perf_counter() - t) * 1000
+                t_end = time.perf_counter()
+                ms = (t_end - t) * 1000
                 with lock:
+                    spans.append((t, t_end, problem is None))
                     statuses[status] += 1
                     if problem is None:
                         latencies.append(ms)
@@ -111,13 +127,32 @@ def run_load(
                         errors[problem] += 1
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    health_before = _health(url, headers) if update_during else None
     t0 = time.perf_counter()
     for t in threads:
         t.start()
+    update = None
+    if update_during is not None:
+        time.sleep(update_delay)
+        update = _publish_update(update_during)
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
     total = clients * per_client
+    if update is not None:
+        u0, u1 = update.pop("_window")
+        during = [ok for a, b, ok in spans if a < u1 and b > u0]
+        after = [ok for a, _b, ok in spans if a >= u1]
+        update.update(
+            started_at_s=round(u0 - t0, 2),
+            finished_at_s=round(u1 - t0, 2),
+            requests_during=len(during),
+            errors_during=during.count(False),
+            requests_after=len(after),
+            errors_after=after.count(False),
+            health_before=health_before,
+            health_after=_health(url, headers),
+        )
     return {
         "url": url,
         "clients": clients,
@@ -139,7 +174,37 @@ def run_load(
         }
         if latencies
         else None,
+        **({"update": update} if update is not None else {}),
     }
+
+
+def _health(url: str, headers: dict) -> dict | None:
+    """What the server says it serves (build, counts), or None when it does not answer."""
+    try:
+        h = httpx.get(url.rstrip("/") + "/api/health", headers=headers, timeout=30).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return {k: h.get(k) for k in ("status", "build_id", "articles", "chunks")}
+
+
+def _publish_update(path: Path) -> dict:
+    """`archive-qa update PATH --quiet --json` in a child process; its result and window."""
+    u0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "update", str(path), "--quiet", "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    u1 = time.perf_counter()
+    out: dict = {"file": str(path), "returncode": done.returncode, "seconds": round(u1 - u0, 2)}
+    if done.returncode == 0:
+        summary = json.loads(done.stdout)
+        out["result"] = {k: summary.get(k) for k in ("build", "articles", "chunks", "new_articles")}
+    else:
+        out["stderr"] = done.stderr.strip()[-400:]
+    out["_window"] = (u0, u1)
+    return out
 
 
 def main(
@@ -152,9 +217,29 @@ def main(
     api_key: Annotated[
         str | None, typer.Option(envvar="ARCHIVE_QA_API_KEY", help="The server's API key.")
     ] = None,
+    update_during: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            help="Articles to publish with `archive-qa update` while the load runs "
+            "(the ARCHIVE_QA_* environment names the index).",
+        ),
+    ] = None,
+    update_delay: Annotated[
+        float, typer.Option(min=0, help="Seconds into the load the update starts.")
+    ] = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    figures = run_load(url, clients, per_client, read_questions(questions), api_key)
+    figures = run_load(
+        url,
+        clients,
+        per_client,
+        read_questions(questions),
+        api_key,
+        update_during=update_during,
+        update_delay=update_delay,
+    )
+    update = figures.get("update")
     if as_json:
         print(json.dumps(figures, indent=2))
     else:
@@ -167,7 +252,19 @@ def main(
         )
         for kind, n in figures["error_kinds"].items():
             print(f"  {n} × {kind}")
-    sys.exit(1 if figures["errors"] else 0)
+        if update is not None:
+            print(
+                f"update {update['file']}: exit {update['returncode']} in {update['seconds']} s "
+                f"(from {update['started_at_s']} s to {update['finished_at_s']} s); "
+                f"{update['requests_during']} requests in flight meanwhile, "
+                f"{update['errors_during']} failed; {update['requests_after']} after, "
+                f"{update['errors_after']} failed\n"
+                f"health before {update['health_before']}\nhealth after  {update['health_after']}"
+            )
+            if update["returncode"]:
+                print(update.get("stderr", ""))
+    failed_update = update is not None and update["returncode"] != 0
+    sys.exit(1 if figures["errors"] or failed_update else 0)
 
 
 if __name__ == "__main__":

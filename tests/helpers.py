@@ -242,6 +242,11 @@ def start_ray_cluster() -> Iterator[str]:
         raise RuntimeError("set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before importing ray")
 
     temp = tempfile.mkdtemp(prefix="aqray")  # short: Ray's socket paths have a limit
+    # Cluster() still writes the head's address into Ray's default temp folder
+    # (/tmp/ray/ray_current_cluster) and fails when that folder does not exist yet.
+    from ray._common.utils import get_default_ray_temp_dir
+
+    os.makedirs(get_default_ray_temp_dir(), exist_ok=True)
     args = {"num_cpus": 1, "include_dashboard": False, "node_ip_address": "127.0.0.1"}
     cluster = Cluster(initialize_head=True, head_node_args={**args, "temp_dir": temp})
     try:

@@ -402,22 +402,40 @@ def info(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")
     from index.archive import ArchiveIndex
 
     s = _settings(index)
-    idx = ArchiveIndex.open(s.index_dir, verify_checksums=s.verify_checksums)
-    data = {
-        "index": str(s.index_dir),
-        **idx.info().__dict__,
-        "manifest": idx.manifest.model_dump(exclude={"files"}),
-    }
+    if s.backend == "milvus":
+        from qa.retrieval.milvus import MilvusIndex
+
+        idx = MilvusIndex.open(s.milvus_target())
+        where = f"milvus {s.milvus_uri}, alias {s.milvus_collection} -> {idx.collection}"
+        extra = {"backend": "milvus", "alias": s.milvus_collection, "collection": idx.collection}
+    else:
+        idx = ArchiveIndex.open(s.index_dir, verify_checksums=s.verify_checksums)
+        where, extra = str(s.index_dir), {"backend": "faiss"}
+    try:
+        i = idx.info()
+        manifest = idx.manifest.model_dump(exclude={"files"})
+    finally:
+        idx.close()
+    data = {"index": where, **extra, **i.__dict__, "manifest": manifest}
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    i = idx.info()
-    typer.echo(f"index     {s.index_dir} (build {i.build_id}, built {i.built_at})")
+    typer.echo(f"index     {where} (build {i.build_id}, built {i.built_at})")
+    store = "milvus hybrid (dense + BM25)" if i.faiss_type == "milvus" else f"faiss {i.faiss_type}"
     typer.echo(
-        f"articles  {i.articles:,}   chunks {i.chunks:,}   model {i.model} ({i.dim} dims)   faiss {i.faiss_type}"
+        f"articles  {i.articles:,}   chunks {i.chunks:,}   model {i.model} ({i.dim} dims)   {store}"
     )
     typer.echo(f"dates     {i.date_range[0]} … {i.date_range[1]}")
     typer.echo("sources   " + ", ".join(f"{name} ({n})" for name, n in i.sources[:12]))
+    notes = manifest.get("annotations") or {}
+    typer.echo(
+        "annotated "
+        + (
+            ", ".join(f"{k} ({v})" for k, v in notes.items())
+            if notes
+            else "no: the reader finds each paragraph's entities when it reads it"
+        )
+    )
     typer.echo(f"statements {i.statements:,}   speakers {i.speakers:,}")
     if i.statements_note:
         typer.echo(f"note      statements: {i.statements_note}")

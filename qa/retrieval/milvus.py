@@ -26,6 +26,7 @@ import numpy as np
 
 from index.archive import IndexInfo
 from index.articles import Article
+from index.bm25 import tokenize
 from index.errors import IndexNotFoundError
 from index.manifest import Manifest
 from index.milvus_store import (
@@ -33,13 +34,16 @@ from index.milvus_store import (
     MilvusTarget,
     articles_collection,
     check_meta_model,
+    has_entities_field,
     in_list,
+    iter_query,
     live_collection,
     quote,
     read_meta,
 )
 from index.store import StoredChunk
 from qa.response import Filters
+from qa.retrieval.hints import source_aliases
 from qa.retrieval.retriever import HybridSearcher, Mode
 
 CHUNK_FIELDS = [
@@ -77,6 +81,7 @@ def filter_expr(filters: Filters) -> str | None:
 
 
 def _chunk(entity: dict[str, Any]) -> StoredChunk:
+    """A chunk row as the store's chunk; its entity spans where the build stored them."""
     return StoredChunk(
         row=int(entity["row"]),
         chunk_id=entity["chunk_id"],
@@ -91,10 +96,15 @@ def _chunk(entity: dict[str, Any]) -> StoredChunk:
         date=entity["date"] or None,
         source=entity["source"] or None,
         url=entity["url"] or None,
+        entities=entity.get("entities") or None,
     )
 
 
 MAX_COPIES = 8
+STATEMENTS_NOTE = (
+    "the Milvus backend stores no attributed statements: who-said questions are answered "
+    "by the reader from the retrieved paragraphs, and `quotes` finds none"
+)
 
 
 def rrf_copies(dense_weight: float, bm25_weight: float) -> tuple[int, int]:
@@ -122,9 +132,57 @@ class MilvusArticles:
 
     def __init__(self, client, collection: str, meta: dict[str, Any]) -> None:
         self.client = client
+        self.chunks = collection
         self.collection = articles_collection(collection)
+        self.set_meta(meta)
+
+    def find_statements(self, *args, **kwargs) -> list:
+        return []  # (has_statements is False: none are stored here)
+
+    def undated_articles(self) -> int:
+        """Articles with no publication date (kept; left out of time-bound answers)."""
+        rows = self.client.query(
+            self.collection,
+            filter='part == 0 and article_id != "" and date == ""',
+            output_fields=["count(*)"],
+        )
+        return int(rows[0]["count(*)"])
+
+    def article_dates(
+        self, rows: list[int] | str | None = None
+    ) -> list[tuple[str, str | None, str | None]]:
+        """(article id, date, source) of the articles holding these chunk rows, or the
+        chunks a filter expression (the searcher's `_allowed`) passes; None: every
+        article. What a timeline counts."""
+        if rows is None:
+            found = iter_query(
+                self.client,
+                self.collection,
+                'part == 0 and article_id != ""',
+                ["article_id", "date", "source"],
+            )
+        elif isinstance(rows, str):
+            found = iter_query(self.client, self.chunks, rows, ["article_id", "date", "source"])
+        elif not rows:
+            return []
+        else:
+            found = iter_query(
+                self.client,
+                self.chunks,
+                f"row in [{', '.join(str(int(r)) for r in rows)}]",
+                ["article_id", "date", "source"],
+            )
+        out: dict[str, tuple[str, str | None, str | None]] = {}
+        for r in found:
+            out.setdefault(
+                r["article_id"], (r["article_id"], r["date"] or None, r["source"] or None)
+            )
+        return list(out.values())
+
+    def set_meta(self, meta: dict[str, Any]) -> None:
         self._sources = [(s, int(n)) for s, n in meta["sources"]]
         self._dates = tuple(meta["date_range"])
+        self.generation = getattr(self, "generation", -1) + 1  # searchers follow it
 
     def article(self, article_id: str) -> Article | None:
         rows = self.client.query(
@@ -187,6 +245,9 @@ class MilvusIndex:
         self.manifest = Manifest.model_validate(meta["manifest"])
         self.store = MilvusArticles(client, collection, meta)
         self.build = Path(f"milvus:{target.alias}") / "builds" / collection
+        self.chunk_fields = CHUNK_FIELDS + (
+            ["entities"] if has_entities_field(client, collection) else []
+        )
 
     @classmethod
     def open(
@@ -217,8 +278,11 @@ class MilvusIndex:
         return cls(target, client, collection, meta)
 
     def live_build(self) -> Path | None:
-        """The build the alias names now (a server switches when it moved)."""
+        """The build the alias names now (a server switches when it moved); when it is
+        still this one, its manifest is re-read (an update may have changed it)."""
         name = live_collection(self.client, self.target.alias)
+        if name == self.collection:
+            self.refresh()
         return None if name is None else self.build.parent / name
 
     def any_match(self, expr: str) -> bool:
@@ -252,7 +316,7 @@ class MilvusIndex:
                 reqs,
                 RRFRanker(rrf_k),
                 limit=k,
-                output_fields=[*CHUNK_FIELDS, "dense"],
+                output_fields=[*self.chunk_fields, "dense"],
             )[0]
             out = []
             for h in res:
@@ -267,7 +331,7 @@ class MilvusIndex:
             anns_field=field,
             limit=k,
             filter=filt,
-            output_fields=CHUNK_FIELDS,
+            output_fields=self.chunk_fields,
         )[0]
         return [
             MilvusHit(
@@ -279,13 +343,45 @@ class MilvusIndex:
             for h in res
         ]
 
+    def keyword_search(
+        self, query: str, k: int, allowed: str | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 alone (Milvus's function): (row, score) best first; `allowed` is a filter
+        expression ("" passes nothing). The query's English stopwords are dropped first,
+        as the FAISS backend's BM25 drops them: Milvus's analyzer keeps them, and a leftover
+        "in" of "Russia in February 2017" would match every article."""
+        terms = tokenize(query)
+        if allowed == "" or not terms:
+            return []
+        res = self.client.search(
+            self.collection,
+            [" ".join(terms)],
+            anns_field="sparse",
+            limit=min(k, 16_384),
+            filter=allowed or "",
+            output_fields=["row"],
+        )[0]
+        return [(int(h["entity"]["row"]), float(h["distance"])) for h in res]
+
+    def vectors(self, rows: list[int]) -> dict[int, np.ndarray]:
+        """The stored dense vectors of these rows ("reported by" compares paragraphs by
+        them; without this it embedded every result paragraph again)."""
+        if not rows:
+            return {}
+        found = self.client.query(
+            self.collection,
+            filter=f"row in [{', '.join(str(int(r)) for r in rows)}]",
+            output_fields=["row", "dense"],
+        )
+        return {int(e["row"]): np.asarray(e["dense"], dtype="float32") for e in found}
+
     def chunks_by_rows(self, rows: list[int]) -> dict[int, StoredChunk]:
         if not rows:
             return {}
         found = self.client.query(
             self.collection,
             filter=f"row in [{', '.join(str(int(r)) for r in rows)}]",
-            output_fields=CHUNK_FIELDS,
+            output_fields=self.chunk_fields,
         )
         return {int(e["row"]): _chunk(e) for e in found}
 
@@ -302,7 +398,17 @@ class MilvusIndex:
             faiss_type="milvus",
             sources=self.store.sources(),
             date_range=self.store.date_range(),
+            statements_note=STATEMENTS_NOTE,
         )
+
+    def refresh(self) -> None:
+        """Re-read the build's manifest row: an update changes the live collection in
+        place (counts, outlets, dates) without moving the alias, so a server that opened
+        it before sees the new figures only this way."""
+        meta = read_meta(self.client, self.collection)
+        if meta != self.meta:
+            self.meta, self.manifest = meta, Manifest.model_validate(meta["manifest"])
+            self.store.set_meta(meta)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a client whose server is gone
@@ -318,6 +424,25 @@ class MilvusSearcher(HybridSearcher):
     def __init__(self, index: MilvusIndex, embedder, params=None, **kwargs) -> None:
         super().__init__(index, embedder, params, **kwargs)  # type: ignore[arg-type]
         self._found = threading.local()  # chunks the current search's queries returned
+        self._generation = index.store.generation
+
+    def _follow_updates(self) -> None:
+        """An update changes the build in place: outlets named in questions, the newest
+        date relative phrases count from and the undated count are read again."""
+        generation = self.index.store.generation
+        if generation != self._generation:
+            self._generation = generation
+            self.aliases = source_aliases(name for name, _ in self.index.store.sources())
+            self._newest = None
+            self.__dict__.pop("_undated", None)
+
+    def reference_date(self, now: str | None = None) -> str:
+        self._follow_updates()
+        return super().reference_date(now)
+
+    def plan(self, *args, **kwargs):
+        self._follow_updates()
+        return super().plan(*args, **kwargs)
 
     def search(self, *args, **kwargs):
         self._found.chunks = {}

@@ -63,3 +63,94 @@ def test_api_on_milvus_survives_a_rebuild(milvus_server, tiny_csv, embedder, bui
             worker.join(60)
         assert http.get("/api/health").json()["articles"] == 5
     assert answered > 0 and not failures, failures[:3]
+
+
+def test_api_on_milvus_keeps_answering_while_an_update_publishes(
+    milvus_server, tiny_csv, embedder, build_options, tmp_path
+):
+    """`archive-qa update` changes the live collections in place (no alias move): questions
+    asked meanwhile all succeed, the new article is answered, and the server's counts,
+    outlets and newest date follow the update without a restart."""
+    import json
+    import time
+
+    from index.milvus_store import build_milvus
+    from qa.service import QAService, open_index
+    from qa.settings import Settings
+    from tests.helpers import run_cli
+    from ui.server import create_app
+
+    alias = "scale_serve_update"
+    settings = Settings(
+        backend="milvus",
+        milvus_uri=milvus_server,
+        milvus_collection=alias,
+        reload_seconds=0.2,
+        csv_fields=NEWS_FIELDS,
+    )
+    build_milvus([SEED, tiny_csv], settings.milvus_target(), embedder, build_options)
+    extra = tmp_path / "lighthouse.txt"
+    extra.write_text(
+        "Qelmira lighthouse keeper retires after forty years\nsource: Test Wire\n"
+        "date: 2023-02-01\n\n"
+        "The Qelmira lighthouse keeper, Orsolya Vantrebb, switched off the lamp for the last "
+        "time on Sunday after forty years of service on the island.",
+        encoding="utf-8",
+    )
+    service = QAService(settings, embedder, open_index(settings, embedder))
+    app = create_app(settings, service=service)
+    failures: list[str] = []
+    answered = 0
+    stop = threading.Event()
+    with running(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+        before = http.get("/api/health").json()
+        assert before["articles"] == 5
+
+        def ask_forever() -> None:
+            nonlocal answered
+            with httpx.Client(base_url=url, timeout=120) as client:
+                while not stop.is_set():
+                    try:
+                        r = client.post("/api/ask", json={"question": SEED_QUESTION})
+                    except httpx.HTTPError as exc:
+                        failures.append(repr(exc))
+                        continue
+                    if r.status_code != 200 or "Ryabkov" not in r.text:
+                        failures.append(f"{r.status_code}: {r.text[:200]}")
+                    else:
+                        answered += 1
+
+        workers = [threading.Thread(target=ask_forever) for _ in range(2)]
+        for w in workers:
+            w.start()
+        try:
+            env = {
+                "ARCHIVE_QA_BACKEND": "milvus",
+                "ARCHIVE_QA_MILVUS_URI": milvus_server,
+                "ARCHIVE_QA_MILVUS_COLLECTION": alias,
+            }
+            done = run_cli("update", str(extra), "--quiet", "--json", env=env, timeout=300)
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout)["new_articles"] == 1
+            deadline = time.monotonic() + 60
+            while (health := http.get("/api/health").json())["articles"] != 6:
+                assert time.monotonic() < deadline, f"the server kept its old counts: {health}"
+                time.sleep(0.2)
+            assert health["build_id"] == before["build_id"]  # the same build, updated in place
+            assert health["chunks"] > before["chunks"]
+            assert ["Test Wire", 1] in health["sources"]
+            assert health["date_range"][1] == "2023-02-01"
+            # "last week" now counts from the new newest article.
+            assert service.searcher.reference_date() == "2023-02-01"
+            new = http.post(
+                "/api/ask", json={"question": "Who is the Qelmira lighthouse keeper?"}
+            ).json()
+            assert not new["refused"], new["notes"]
+            assert new["citations"][0]["title"].startswith("Qelmira lighthouse keeper")
+            assert "Vantrebb" in new["answer"]
+            time.sleep(1.0)  # the load goes on after the update too
+        finally:
+            stop.set()
+            for w in workers:
+                w.join(60)
+    assert answered > 2 and not failures, failures[:3]

@@ -130,6 +130,12 @@ def _seed_copy(tmp: Path, extra: str) -> Path:
     return path
 
 
+def _spans(chunk):
+    from index.annotate import decode_entities
+
+    return decode_entities(chunk.entities) or []
+
+
 def test_update_and_removal(milvus_server, tiny_csv, embedder, build_options, tmp_path):
     from index.milvus_store import build_milvus, update_milvus
 
@@ -147,6 +153,9 @@ def test_update_and_removal(milvus_server, tiny_csv, embedder, build_options, tm
         hit = svc.search("Who counted armoured trains? Zebulon Quillfeather", k=1)[0]
         assert hit.article_id == seed_id and "Quillfeather" in hit.text
         assert "Quillfeather" in svc.index.store.article(seed_id).text
+        # The replaced paragraphs are annotated by the update, as a build annotates.
+        fresh = svc.searcher.search("Zebulon Quillfeather armoured trains", 1).hits[0].chunk
+        assert any(fresh.text[s:e] == "Zebulon Quillfeather" for s, e, _ in _spans(fresh))
         assert result.chunks == before + (result.embedded_chunks - 7)  # the seed had 7
         # Unchanged content is not re-embedded.
         again = update_milvus(target, embedder, [changed], [], build_options)
@@ -223,3 +232,95 @@ def test_killed_build_leaves_the_alias_on_the_old_collection(
         if proc.poll() is None:
             proc.kill()
         client.close()
+
+
+def test_info_command_shows_the_milvus_build(milvus_built, faiss_service):
+    import json
+
+    from index.annotate import PIPELINE
+    from index.milvus_store import live_collection
+    from tests.helpers import run_cli
+
+    env = {
+        "ARCHIVE_QA_BACKEND": "milvus",
+        "ARCHIVE_QA_MILVUS_URI": milvus_built.milvus_uri,
+        "ARCHIVE_QA_MILVUS_COLLECTION": milvus_built.milvus_collection,
+    }
+    client = milvus_built.milvus_target().client()
+    try:
+        collection = live_collection(client, milvus_built.milvus_collection)
+    finally:
+        client.close()
+    done = run_cli("info", "--json", env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    local = faiss_service.info()
+    assert (data["backend"], data["alias"], data["collection"]) == (
+        "milvus",
+        "scale_main",
+        collection,
+    )
+    assert (data["articles"], data["chunks"]) == (local.articles, local.chunks)
+    assert [tuple(s) for s in data["sources"]] == local.sources
+    assert local.statements > 0 and data["statements"] == 0
+    assert "Milvus backend stores no attributed statements" in data["statements_note"]
+    assert data["manifest"]["annotations"] == {"entities": PIPELINE}
+    text = run_cli("info", env=env, timeout=120)
+    assert text.returncode == 0, text.stderr
+    assert f"alias scale_main -> {collection}" in text.stdout
+    assert f"chunks {local.chunks:,}" in text.stdout
+    assert f"annotated entities ({PIPELINE})" in text.stdout and "statements 0" in text.stdout
+
+
+def test_time_bound_search_timelines_and_quotes_work_on_milvus(milvus_service, faiss_service):
+    """What the time reading, the coverage chart and `quotes` ask of the store (undated
+    articles, article dates, BM25 alone, statements) is answered by Milvus too."""
+    found = milvus_service.search("Russia since February 2017", k=5)
+    assert found and all(p.date and p.date[:10] >= "2017-02-01" for p in found)
+    for query in ["", "Russia", "weapons convoys"]:
+        on_milvus, local = milvus_service.timeline(query), faiss_service.timeline(query)
+        assert on_milvus.articles > 0
+        assert (on_milvus.articles, on_milvus.undated, on_milvus.bars) == (
+            local.articles,
+            local.undated,
+            local.bars,
+        ), query
+    dated = milvus_service.timeline("Russia in February 2017")
+    assert dated.time_range is not None and dated.articles > 0
+    assert dated.articles == faiss_service.timeline("Russia in February 2017").articles
+    assert milvus_service.quotes("weapons convoys") == []
+
+
+def test_stored_vectors_are_read_back_for_same_event_matching(milvus_service):
+    """`reported by` compares result paragraphs by their vectors: Milvus returns the stored
+    ones (the same cosine the search scored), so nothing is embedded again."""
+    import numpy as np
+
+    hits = milvus_service.searcher.search(SEED_QUESTION, 6).hits
+    vectors = milvus_service.index.vectors([h.chunk.row for h in hits])
+    assert set(vectors) == {h.chunk.row for h in hits}
+    query = milvus_service.searcher.embed_query(SEED_QUESTION)
+    for h in hits:
+        v = vectors[h.chunk.row]
+        assert abs(float(np.linalg.norm(v)) - 1) < 1e-3
+        if h.dense is not None:
+            assert abs(float(v @ query) - h.dense) < 1e-4
+    assert milvus_service.index.vectors([]) == {}
+
+
+def test_chunks_carry_the_builds_entity_spans(milvus_service, faiss_service):
+    """The reader's entities come from the build on Milvus too (not found per question):
+    the same spans as the folder index stores for the same chunks."""
+    from index.annotate import decode_entities
+
+    hits = milvus_service.searcher.search(SEED_QUESTION, 8).hits
+    local = faiss_service.index.store.chunks_by_ids([h.chunk.chunk_id for h in hits])
+    assert set(local) == {h.chunk.chunk_id for h in hits}
+    for h in hits:
+        spans = decode_entities(h.chunk.entities)
+        assert spans is not None and spans == decode_entities(local[h.chunk.chunk_id].entities)
+    assert any(
+        "Ryabkov" in h.chunk.text[s:e]
+        for h in hits
+        for s, e, _label in decode_entities(h.chunk.entities)
+    )
