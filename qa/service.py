@@ -62,10 +62,10 @@ from qa.retrieval.retriever import (
     Reranker,
     SearchParams,
 )
+from qa.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from qa.answer.chain import Statements
-from qa.settings import Settings, get_settings
 
 MAX_K = 50
 
