@@ -3,7 +3,9 @@
 Runs MultiHop-RAG questions (file order, fixed) against a MultiHop-RAG index, through
 the same `QAService` the CLI, page and API use: `search` (embed the question + FAISS +
 BM25 + fusion + hints + diversity) and `ask` (that plus the extractive answerer). With
-`llm=True` also the local GGUF model's first-token and total time on 20 questions.
+`llm=True` also the local GGUF model's first-token and total time on the first 20
+questions it answers: a question declined before the model (a name no article prints)
+times no generation, so it is counted apart instead of as a zero.
 """
 
 from __future__ import annotations
@@ -75,22 +77,35 @@ def run_query(
         ls = s.model_copy(update={"generator": "local"})
         model = make_chat_model(ls)  # clear error when the GGUF file is missing
         llm_service = QAService(ls, embedder, idx, model)
-        picked = questions[:llm_questions]
-        log(f"query: local LLM on {len(picked)} questions (about 20-30 s each) …")
+        log(f"query: local LLM until {llm_questions} questions are answered (20-30 s each) …")
         first, total = [], []
-        for i, q in enumerate(picked, 1):
+        before_model = 0  # declined before the model was called: no generation to time
+        for i, q in enumerate(questions, 1):
+            if len(total) >= llm_questions:
+                break
             t = time.perf_counter()
             first_at = None
+            final = None
             for item in llm_service.stream(q):
                 if first_at is None and isinstance(item, str) and item.strip():
                     first_at = time.perf_counter() - t
-            total.append(time.perf_counter() - t)
-            first.append(first_at if first_at is not None else total[-1])
-            log(f"query: llm {i}/{len(picked)} first token {first[-1]:.1f}s total {total[-1]:.1f}s")
+                final = item
+            seconds = time.perf_counter() - t
+            if getattr(getattr(final, "timings", None), "first_token_ms", None) is None:
+                before_model += 1
+                log(f"query: llm question {i} declined before the model ({seconds:.2f}s)")
+                continue
+            total.append(seconds)
+            first.append(first_at if first_at is not None else seconds)
+            log(
+                f"query: llm {len(total)}/{llm_questions} first token {first[-1]:.1f}s "
+                f"total {total[-1]:.1f}s"
+            )
         out["llm"] = {
             "model": str(ls.llm_model_file),
             "first_token": percentiles(first),
             "total": percentiles(total),
+            "declined_before_model": before_model,
         }
     idx.close()
     return out

@@ -119,6 +119,9 @@ def _print_query(console: Console, q: dict[str, Any]) -> None:
             _ms(q["llm"]["first_token"]),
         )
         t.add_row("local LLM total", _ms(q["llm"]["total"]))
+        skipped = q["llm"].get("declined_before_model", 0)
+        if skipped:
+            t.add_row("declined before the model (not timed)", str(skipped))
     console.print(t)
 
 

@@ -187,3 +187,17 @@ def test_the_local_model_splits_a_two_part_question(local_service):
     words = " ".join(queries).lower()
     assert any(w in words for w in ("convoy", "zelensky", "deserter", "russia"))
     assert "port strike" not in words
+
+
+def test_the_llm_bench_times_only_questions_the_model_answers(seed_index, embedder, gguf):
+    """A question declined before the model (a name no article prints) has no generation
+    to time: the bench counts it apart and goes on to the next question."""
+    from qa.bench.query import run_query
+
+    settings = Settings(llm_model_file=gguf)
+    questions = ["What did Zorblax Quuxley say about the convoys?", SEED_QUESTION]
+    out = run_query(settings, embedder, seed_index, questions, llm=True, llm_questions=1)
+    llm = out["llm"]
+    assert llm["declined_before_model"] == 1
+    assert llm["first_token"]["n"] == 1 and llm["total"]["n"] == 1
+    assert 0 < llm["first_token"]["p50_ms"] <= llm["total"]["p50_ms"]
