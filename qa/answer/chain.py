@@ -385,7 +385,7 @@ class AnswerChain:
         timings["rewrite_ms"] = (t1 - t0) * 1000
         said = statements(standalone) if statements is not None else None
         if said is not None:
-            yield from self._stream_statements(question, standalone, said, timings, t1)
+            yield from self._stream_statements(question, standalone, said, timings, t0, t1)
             return
         result, notes = self.retrieve(standalone, k or self.k, filters)
         t2 = time.perf_counter()
@@ -412,13 +412,13 @@ class AnswerChain:
         standalone: str,
         statements: Statements,
         timings: dict[str, float],
+        t0: float,
         t1: float,
     ) -> Iterator[str | ChainOutput]:
         """The model is shown one line per statement, "speaker (role), verb: “…”", each
         numbered and dated like a paragraph; its quotes are checked against the paragraph
         the statement stands in."""
         timings["retrieve_ms"] = (time.perf_counter() - t1) * 1000
-        t0 = t1 - timings["rewrite_ms"] / 1000
         hits = [hit for hit, _ in statements.items]
         result = SearchResult(hits=hits, best_dense=1.0, notes=[])
         shown: list[Shown] = []

@@ -14,6 +14,43 @@ from tests.helpers import NEWS_FIELDS, SEED, SEED_QUESTION, running
 pytest.importorskip("pymilvus")
 
 
+class SeedAskers:
+    """Threads asking the seed question in a closed loop while the block runs; every
+    reply that is not a 200 naming Ryabkov (or no reply at all) is a failure."""
+
+    def __init__(self, url: str, threads: int) -> None:
+        self.url = url
+        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.answered = 0
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._ask) for _ in range(threads)]
+
+    def _ask(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=120) as client:
+            while not self.stop.is_set():
+                try:
+                    r = client.post("/api/ask", json={"question": SEED_QUESTION})
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+                    continue
+                if r.status_code != 200 or "Ryabkov" not in r.text:
+                    self.failures.append(f"{r.status_code}: {r.text[:200]}")
+                else:
+                    with self._lock:
+                        self.answered += 1
+
+    def __enter__(self) -> SeedAskers:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
 def test_api_on_milvus_survives_a_rebuild(milvus_server, tiny_csv, embedder, build_options):
     from index.milvus_store import build_milvus
     from qa.service import QAService, open_index
@@ -31,38 +68,19 @@ def test_api_on_milvus_survives_a_rebuild(milvus_server, tiny_csv, embedder, bui
     build_milvus([SEED], target, embedder, build_options)
     service = QAService(settings, embedder, open_index(settings, embedder))
     app = create_app(settings, service=service)
-    failures: list[str] = []
-    answered = 0
-    stop = threading.Event()
     with running(app) as url, httpx.Client(base_url=url, timeout=120) as http:
         health = http.get("/api/health").json()
         assert health["status"] == "ok" and health["articles"] == 1
         first = http.post("/api/ask", json={"question": SEED_QUESTION}).json()
         assert "Ryabkov" in first["citations"][0]["text"]
-
-        def ask_forever() -> None:
-            nonlocal answered
-            with httpx.Client(base_url=url, timeout=120) as client:
-                while not stop.is_set():
-                    r = client.post("/api/ask", json={"question": SEED_QUESTION})
-                    if r.status_code != 200 or "Ryabkov" not in r.text:
-                        failures.append(f"{r.status_code}: {r.text[:200]}")
-                    else:
-                        answered += 1
-
-        worker = threading.Thread(target=ask_forever)
-        worker.start()
-        try:
+        with SeedAskers(url, 1) as askers:
             build_milvus([SEED, tiny_csv], target, embedder, build_options)
             for _ in range(200):
                 if http.get("/api/health").json()["articles"] == 5:
                     break
-                stop.wait(0.1)
-        finally:
-            stop.set()
-            worker.join(60)
+                askers.stop.wait(0.1)
         assert http.get("/api/health").json()["articles"] == 5
-    assert answered > 0 and not failures, failures[:3]
+    assert askers.answered > 0 and not askers.failures, askers.failures[:3]
 
 
 def test_api_on_milvus_keeps_answering_while_an_update_publishes(
@@ -99,31 +117,10 @@ def test_api_on_milvus_keeps_answering_while_an_update_publishes(
     )
     service = QAService(settings, embedder, open_index(settings, embedder))
     app = create_app(settings, service=service)
-    failures: list[str] = []
-    answered = 0
-    stop = threading.Event()
     with running(app) as url, httpx.Client(base_url=url, timeout=120) as http:
         before = http.get("/api/health").json()
         assert before["articles"] == 5
-
-        def ask_forever() -> None:
-            nonlocal answered
-            with httpx.Client(base_url=url, timeout=120) as client:
-                while not stop.is_set():
-                    try:
-                        r = client.post("/api/ask", json={"question": SEED_QUESTION})
-                    except httpx.HTTPError as exc:
-                        failures.append(repr(exc))
-                        continue
-                    if r.status_code != 200 or "Ryabkov" not in r.text:
-                        failures.append(f"{r.status_code}: {r.text[:200]}")
-                    else:
-                        answered += 1
-
-        workers = [threading.Thread(target=ask_forever) for _ in range(2)]
-        for w in workers:
-            w.start()
-        try:
+        with SeedAskers(url, 2) as askers:
             env = {
                 "ARCHIVE_QA_BACKEND": "milvus",
                 "ARCHIVE_QA_MILVUS_URI": milvus_server,
@@ -149,8 +146,4 @@ def test_api_on_milvus_keeps_answering_while_an_update_publishes(
             assert new["citations"][0]["title"].startswith("Qelmira lighthouse keeper")
             assert "Vantrebb" in new["answer"]
             time.sleep(1.0)  # the load goes on after the update too
-        finally:
-            stop.set()
-            for w in workers:
-                w.join(60)
-    assert answered > 2 and not failures, failures[:3]
+    assert askers.answered > 2 and not askers.failures, askers.failures[:3]
