@@ -529,12 +529,12 @@ def publish_build(
         if any(c.entities is None for _, cs in chunked for c in cs):
             chunked = annotate_chunked(chunked, options.progress)
         timings["annotate"] = time.perf_counter() - t_annotate
-        t_quotes = time.perf_counter()
-        if any(c.statements is None for _, cs in chunked for c in cs):
+        if any(c.statements is None for _, cs in chunked for c in cs):  # (copies have them)
+            t_quotes = time.perf_counter()
             chunked, quoted = quote_chunked(chunked, options.chunking, options.progress)
+            timings["statements"] = time.perf_counter() - t_quotes
             if report_note(quoted):
                 notes.append(report_note(quoted))
-        timings["statements"] = time.perf_counter() - t_quotes
         annotations = annotation_info() | statements_info()
     client = target.client()
     try:

@@ -456,3 +456,36 @@ def test_chunks_carry_the_builds_entity_spans(milvus_service, faiss_service):
         for h in hits
         for s, e, _label in decode_entities(h.chunk.entities)
     )
+
+
+def test_a_copied_folder_build_keeps_its_statements(milvus_server, faiss_service, embedder):
+    """`publish_from_index` (the backend comparison's copy) carries the folder's
+    statements over as it carries vectors and entities: nothing is parsed again, and the
+    copy lists the same statements."""
+    from dataclasses import astuple, replace
+
+    from index.builder import BuildOptions
+    from index.milvus_store import MilvusTarget, publish_from_index
+
+    root = faiss_service.settings.index_dir
+    options = BuildOptions(progress=False)
+    result = publish_from_index(root, MilvusTarget(milvus_server, "scale_copy"), embedder, options)
+    assert "statements" not in result.timings  # found by the folder's build, not here
+    settings = _settings(milvus_server, "scale_copy")
+    svc = _service(settings, embedder)
+    try:
+        local = faiss_service.index.store.find_statements(limit=100_000)
+        copied = svc.index.store.find_statements(limit=100_000)
+
+        def said(statements):  # (rows differ: the folder's build order, Milvus's hashes)
+            return sorted(
+                astuple(replace(s, row=0, date=s.date or "", source=s.source or ""))
+                for s in statements
+            )
+
+        assert copied and said(copied) == said(local)
+        info, local_info = svc.info(), faiss_service.info()
+        assert (info.statements, info.speakers) == (local_info.statements, local_info.speakers)
+        assert info.statements_note is None
+    finally:
+        svc.close()
