@@ -231,6 +231,8 @@ class MilvusArticles:
         if until:
             parts.append(f'date != "" and date < {quote(until + "~")}')
         expr = " and ".join(f"({p})" for p in parts)
+        # Milvus's query has no ORDER BY: every match is read, then sorted and cut. The
+        # answer paths always filter (a speaker, or the statements of 40 paragraphs).
         found = [
             _statement(e)
             for e in iter_query(
