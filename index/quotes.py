@@ -32,7 +32,7 @@ from .annotate import BATCH_SIZE, PIPELINE, PIPELINE_PACKAGE, decode_entities
 from .chunker import Chunk, ChunkSettings, display_paragraphs
 from .errors import ModelError
 
-EXTRACTOR = f"quotes-2 ({PIPELINE} parse + textacy direct quotations)"
+EXTRACTOR = f"quotes-3 ({PIPELINE} parse + textacy direct quotations)"
 
 SPEECH_LEMMAS = frozenset(
     [
@@ -483,12 +483,20 @@ def _overlaps(spans: list[tuple[int, int]], s: int, e: int) -> bool:
     return any(a < e and s < b for a, b in spans)
 
 
+def _speaker_text(speaker: str) -> str:
+    """The speaker as written, tidied. A speaker never holds a quotation mark: where the
+    parse runs a name into the quotation before it ("a single document,"?Schiff told", a
+    garbled source with no space), the name is what follows the last mark."""
+    speaker = re.split(r"[\"“”]", speaker)[-1].strip(" ?!,.;:")
+    return re.sub(r"\s+", " ", speaker).strip().removesuffix("'s").strip()
+
+
 def _raw(doc: Any, s: int, e: int, found: tuple[str, str, Any], verb: str, direct: bool) -> dict:
     speaker, role, head = found
     return {
         "start": s,
         "end": e,
-        "speaker": re.sub(r"\s+", " ", speaker).strip().removesuffix("'s").strip(),
+        "speaker": _speaker_text(speaker),
         "role": role,
         "verb": verb,
         "direct": direct,

@@ -33,6 +33,7 @@ from qa.answer.statements import (
     StatementFinder,
     by_speaker,
     compose,
+    described_as,
     not_the_addressee,
     parse_quote_question,
     quote_of,
@@ -561,7 +562,13 @@ class QAService:
         asked = parse_quote_question(searched)
         if asked is None or not self.statements.available:
             return []
-        found = self.statements.find(asked.topic, asked.speaker, filters, asked.verb, limit=50)
+        found = self.statements.find(
+            asked.topic, asked.speaker, filters, asked.verb, limit=50, search=asked.search_text
+        )
+        if asked.role_head:
+            rows = [f.statement.row for f in found]
+            texts = {r: c.text for r, c in self.statements.store.chunks_by_rows(rows).items()}
+            found = described_as(found, asked.role_head, texts)
         if asked.topic and asked.speaker is None:
             found = not_the_addressee(found, asked.topic)
         if asked.topic:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from index.chunker import ChunkSettings, display_paragraphs
+from index.quotes import SPEECH_LEMMAS
 from index.store import ChunkStore, StoredStatement
 from qa.response import Citation, Filters, Quote
 
@@ -53,10 +54,6 @@ _VERBS = {
     "tell": "tell",
 }
 _VERB_ALT = "|".join(sorted(_VERBS, key=len, reverse=True))
-WHO_SAID = re.compile(
-    rf"^\s*who\s+(?:else\s+)?(?:has\s+|have\s+|had\s+)?({_VERB_ALT})\b\s*(?:that\s+)?(.*?)[\s?.!]*$",
-    re.IGNORECASE,
-)
 WHAT_DID = re.compile(
     r"^\s*what\s+(?:else\s+)?(?:did|does|has|have|had)\s+(.+?)\s+"
     rf"({_VERB_ALT})\b\s*(?:about|of|on|regarding|concerning)?\s*(.*?)[\s?.!]*$",
@@ -77,6 +74,8 @@ STATEMENT_FLOOR = 0.3
 # keeps a story's paragraphs near its best one).
 STATEMENT_MARGIN = 0.15
 MAX_SPEAKERS = 8
+# How near its speaker's name a paragraph must describe the role a question asks about.
+ROLE_WINDOW = 40
 SEARCH_K = 40
 
 
@@ -87,27 +86,111 @@ _SECOND_QUESTION = re.compile(
 
 @dataclass(frozen=True)
 class QuoteQuestion:
-    """What a who-said question asks: the topic to rank by, a speaker to filter by, the verb."""
+    """What a who-said question asks: the topic to rank by, a speaker to filter by, the verb,
+    and for "Which <role> said …?" the role the speaker must be described by (its head noun
+    in `role_head`)."""
 
     topic: str
     speaker: str | None
     verb: str | None
+    role: str | None = None
+    role_head: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What finds the candidate paragraphs: the role names the speaker's context too."""
+        return f"{self.role} {self.topic}" if self.role else self.topic
+
+
+# Speech verbs a question may ask about: the extractor's, less those that in a question
+# usually mean something else ("Who wrote the book?", "Who reported the crime?").
+QUESTION_LEMMAS = SPEECH_LEMMAS - {"write", "report", "agree", "add", "note", "describe"}
 
 
 def parse_quote_question(question: str) -> QuoteQuestion | None:
     """The question's speaker/topic/verb, or None when it is not a who-said question, or
     asks something else besides ("Who threatened convoys and what did Zelensky say?" is
-    two questions: a list of speakers would answer only the first)."""
+    two questions: a list of speakers would answer only the first).
+
+    "Who <speech verb> …?" and "Which/What <role> <speech verb> …?" are read from spaCy's
+    parse of the question (the subject of the speech verb is the wh-word, or a noun the
+    wh-determiner opens); "What did X say about …?" by its fixed shape."""
     if _SECOND_QUESTION.search(question):
         return None
-    m = WHO_SAID.match(question)
-    if m:
-        topic = m.group(2).strip()
-        return QuoteQuestion(topic, None, _VERBS[m.group(1).lower()]) if topic else None
     m = WHAT_DID.match(question)
     if m:
         return QuoteQuestion(m.group(3).strip(), m.group(1).strip(), None)
-    return None
+    return _asked_about_speakers(question)
+
+
+def _asked_about_speakers(question: str) -> QuoteQuestion | None:
+    from qa.answer.question import parse
+
+    doc = parse(question)
+    sent = next(iter(doc.sents), None)
+    if sent is None:
+        return None
+    root = sent.root
+    lemma = root.lemma_.lower()
+    if root.pos_ not in ("VERB", "AUX") or lemma not in QUESTION_LEMMAS:
+        return None
+    subjects = [t for t in root.children if t.dep_ in ("nsubj", "nsubjpass") and t.i < root.i]
+    if len(subjects) != 1:
+        return None
+    subject = subjects[0]
+    words = [t for t in sent if not t.is_punct]
+    first = words[0] if words else None
+    role = role_head = None
+    if subject.lower_ == "who":
+        if subject.i != first.i:
+            return None
+    elif first is not None and first.lower_ in ("which", "what") and first.i < subject.i:
+        # "Which former Bush Treasury official said …": the role is everything between
+        # the wh-word and the speech verb, its head the subject noun.
+        if subject.pos_ not in ("NOUN", "PROPN"):
+            return None
+        role = doc[first.i + 1 : subject.right_edge.i + 1].text.strip()
+        role_head = subject.lemma_.lower()
+        if not role:
+            return None
+    else:
+        return None
+    rest = [t for t in doc[root.i + 1 :] if not (t.is_punct and t.i == len(doc) - 1)]
+    if rest and rest[0].lower_ == "that" and rest[0].dep_ == "mark":
+        rest = rest[1:]
+    topic = doc[rest[0].i : rest[-1].i + 1].text.strip(" ?.!") if rest else ""
+    if not topic:
+        return None
+    return QuoteQuestion(topic, None, lemma, role, role_head)
+
+
+def described_as(
+    found: Sequence[FoundStatement], head: str, texts: dict[int, str]
+) -> list[FoundStatement]:
+    """The statements whose speaker the article describes by the question's role noun:
+    "Which spokeswoman said …" keeps speakers whose own role (or name) says spokeswoman;
+    when none does, those the paragraph calls one next to their name ("Adam Tomkins of
+    the Scottish Conservatives said"). `texts` maps a chunk row to its paragraph text."""
+    stem = re.escape(head.lower().rstrip("s"))
+    pattern = re.compile(rf"\b{stem}", re.IGNORECASE)
+    own = [
+        f
+        for f in found
+        if pattern.search(" ".join(filter(None, (f.statement.role, f.statement.speaker))))
+    ]
+    if own:
+        return own
+    near = re.compile(rf"\b{stem}", re.IGNORECASE)
+    kept = []
+    for f in found:
+        text = texts.get(f.statement.row, "")
+        name = f.statement.speaker
+        for m in re.finditer(re.escape(name), text) if name else ():
+            window = text[max(0, m.start() - ROLE_WINDOW) : m.end() + ROLE_WINDOW]
+            if near.search(window):
+                kept.append(f)
+                break
+    return kept
 
 
 @dataclass(frozen=True)
@@ -136,14 +219,16 @@ class StatementFinder:
         filters: Filters | None = None,
         verb: str | None = None,
         limit: int = 20,
+        search: str | None = None,
     ) -> list[FoundStatement]:
-        """Statements about `topic` (ranked by similarity) and/or by `speaker`."""
+        """Statements about `topic` (ranked by similarity) and/or by `speaker`; `search`
+        finds the candidate paragraphs when it should say more than the topic."""
         filters = filters or Filters()
         where = {"sources": filters.sources, "since": filters.since, "until": filters.until}
         if speaker:
             found = self.store.find_statements(speaker=speaker, **where)
         elif topic:
-            hits = self.searcher.search(topic, SEARCH_K, filters).hits
+            hits = self.searcher.search(search or topic, SEARCH_K, filters).hits
             found = self.store.find_statements(rows=[h.chunk.row for h in hits], **where)
         else:
             found = self.store.find_statements(limit=limit, **where)
@@ -205,7 +290,7 @@ def by_speaker(
     seen: set[str] = set()
     out: list[FoundStatement] = []
     for f in found:
-        if not f.statement.resolved:
+        if not f.statement.resolved or not _names_someone(f.statement.normalized):
             continue
         key = f.statement.normalized.lower()
         if key in seen:
@@ -215,6 +300,17 @@ def by_speaker(
         if len(out) >= max_speakers:
             break
     return out
+
+
+def _names_someone(speaker: str) -> bool:
+    """A speaker a "who" question can be answered with: not a figure ("77 percent"), not
+    a span that swallowed a quotation (an extraction slip on a garbled paragraph)."""
+    return (
+        bool(speaker)
+        and not speaker[0].isdigit()
+        and not any(c in speaker for c in '"“”?')
+        and len(speaker.split()) <= 8
+    )
 
 
 def not_the_addressee(found: Sequence[FoundStatement], topic: str) -> list[FoundStatement]:
@@ -275,6 +371,7 @@ __all__ = [
     "StatementFinder",
     "by_speaker",
     "compose",
+    "described_as",
     "not_the_addressee",
     "parse_quote_question",
     "quote_of",

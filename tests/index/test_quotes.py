@@ -164,6 +164,18 @@ def test_they_points_to_a_group_never_to_one_named_person():
     assert _about(group_before, "investigating").normalized == "Officials in Athens"
 
 
+def test_a_speaker_never_swallows_the_quotation_before_it():
+    # a garbled source with no space between the closing mark and the name (as in the
+    # NewsArticles archive): the parse runs the name into the quotation's last words
+    found = _statements(
+        'Rep. Adam Schiff spoke on Tuesday. "We have not interviewed a single witness or '
+        'reviewed a single document,"?Schiff told reporters.'
+    )
+    witness = _about(found, "witness")
+    assert not any(c in witness.speaker for c in '"?')
+    assert witness.normalized == "Adam Schiff"
+
+
 def test_a_participle_subject_keeps_the_speaker_its_apposition_names():
     """In NewsArticles 2680 the recognizer reads "Visiting Germany" as a place and the
     parser makes it the subject, with "IMF head Christine Lagarde" in apposition."""

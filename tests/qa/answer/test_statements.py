@@ -8,6 +8,8 @@ from index.store import StoredStatement
 from qa.answer.statements import (
     STATEMENT_MARGIN,
     FoundStatement,
+    by_speaker,
+    described_as,
     not_the_addressee,
     parse_quote_question,
 )
@@ -17,22 +19,86 @@ from tests.helpers import SEED_QUESTION
 
 
 @pytest.mark.parametrize(
-    "question, topic, speaker, verb",
+    "question, topic, speaker, verb, role",
     [
-        ("Who threatened weapons convoys?", "weapons convoys", None, "threaten"),
-        ("who else warned of a wider war", "of a wider war", None, "warn"),
-        ("What did Ryabkov say about the United States?", "the United States", "Ryabkov", None),
-        ("Who is Ryabkov?", None, None, None),
-        ("Who threatened weapons convoys and what did Zelensky say?", None, None, None),
-        ("Who warned of war, and when?", None, None, None),
+        ("Who threatened weapons convoys?", "weapons convoys", None, "threaten", None),
+        ("who else warned of a wider war", "of a wider war", None, "warn", None),
+        ("Who has said that the wall will be built?", "the wall will be built", None, "say", None),
+        (
+            "Who replied that Russia does not meddle in other countries' affairs?",
+            "Russia does not meddle in other countries' affairs",
+            None,
+            "reply",
+            None,
+        ),
+        (
+            "Which Russian Foreign Ministry spokeswoman said the work was nearly done?",
+            "the work was nearly done",
+            None,
+            "say",
+            "Russian Foreign Ministry spokeswoman",
+        ),
+        (
+            "Which founder of the website told reporters spending was out of control?",
+            "reporters spending was out of control",
+            None,
+            "tell",
+            "founder of the website",
+        ),
+        (
+            "What did Ryabkov say about the United States?",
+            "the United States",
+            "Ryabkov",
+            None,
+            None,
+        ),
+        ("Who is Ryabkov?", None, None, None, None),
+        ("Who wrote the book on Putin?", None, None, None, None),
+        ("Which minister resigned on Monday?", None, None, None, None),
+        ("Who threatened weapons convoys and what did Zelensky say?", None, None, None, None),
+        ("Who warned of war, and when?", None, None, None, None),
     ],
 )
-def test_who_said_questions_are_recognised(question, topic, speaker, verb):
+def test_who_said_questions_are_recognised(question, topic, speaker, verb, role):
     asked = parse_quote_question(question)
     if topic is None:
         assert asked is None
     else:
-        assert (asked.topic, asked.speaker, asked.verb) == (topic, speaker, verb)
+        assert (asked.topic, asked.speaker, asked.verb, asked.role) == (topic, speaker, verb, role)
+
+
+def _said(name: str, role: str = "", row: int = 0) -> FoundStatement:
+    s = StoredStatement(row, "a", 1, 0, 5, name, name, role, "say", "words", True, True, None, None)
+    return FoundStatement(s, 0.5)
+
+
+def test_which_role_keeps_speakers_described_so_by_role_or_beside_their_name():
+    texts = {
+        1: "Adam Tomkins of the Scottish Conservatives said the report showed division.",
+        2: "Ian Murray said it was wrong, and much later that day a Conservative in London agreed.",
+    }
+    by_role = [_said("Ian Murray", "Scottish Labour MP", 2), _said("Zakharova", "spokeswoman")]
+    assert [f.statement.speaker for f in described_as(by_role, "spokeswoman", texts)] == [
+        "Zakharova"
+    ]
+    by_paragraph = [_said("Adam Tomkins", row=1), _said("Ian Murray", row=2)]
+    kept = described_as(by_paragraph, "conservative", texts)
+    assert [f.statement.speaker for f in kept] == ["Adam Tomkins"]
+    assert described_as(by_paragraph, "footballer", texts) == []
+
+
+def test_a_which_role_question_lists_the_speaker_with_that_role(service):
+    answer = service.ask("Which deputy foreign minister warned about weapons convoys?")
+    assert any("attributed statements" in n for n in answer.notes)
+    assert "Ryabkov" in answer.answer.splitlines()[0]
+    assert "convoys" in answer.citations[0].quote
+    nobody = service.ask("Which footballer warned about weapons convoys?")
+    assert not any("attributed statements" in n for n in nobody.notes)
+
+
+def test_a_who_list_names_people_not_figures_or_garbled_spans():
+    found = [_said("77 percent"), _said('single document,"?Schiff'), _said("Adam Schiff")]
+    assert [f.statement.normalized for f in by_speaker(found)] == ["Adam Schiff"]
 
 
 def test_a_who_said_answer_is_not_someone_the_question_names():
