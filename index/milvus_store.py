@@ -1,11 +1,13 @@
 """Publishing an archive into Milvus: a clustered index instead of a local folder.
 
-A build lives in two collections named after it: the chunks (ids, article fields,
+A build lives in three collections named after it: the chunks (ids, article fields,
 paragraph numbers and offsets, text, the entity spans the build found (index.annotate),
 the dense vector and a sparse vector that Milvus's own BM25 function fills from the
-indexed text) and the articles (their full text, in
+indexed text), the articles (their full text, in
 parts under Milvus's VARCHAR limit, for citations, plus one row with the build's
-manifest). Readers address the build through an alias (`milvus_collection`); a full
+manifest) and the attributed statements (index.quotes: what the folder's `statements`
+table holds, keyed by the chunk's `row`, with lower-cased copies of speaker, name and
+outlet because Milvus's `like` and `in` are case-sensitive). Readers address the build through an alias (`milvus_collection`); a full
 build fills new collections, checks their counts, and only then moves the alias, so a
 reader never sees a half-built collection and a build killed mid-way leaves the old one
 answering. An update upserts and deletes by article id in the live collections.
@@ -44,12 +46,22 @@ from .embedder import Embedder
 from .errors import ArchiveQAError, EmptyArchiveError, IndexMismatchError, IndexNotFoundError
 from .loaders import LoadReport
 from .manifest import Manifest, ModelInfo, corpus_hash
+from .quotes import (
+    Statement,
+    decode_statements,
+    encode_statements,
+    quote_chunked,
+    report_note,
+    statements_info,
+)
 
 ARTICLES_SUFFIX = "__articles"
+STATEMENTS_SUFFIX = "__statements"
 META_ID = "__build__"  # the articles collection's row that holds the build's manifest
 TEXT_BYTES = 60_000  # article text parts stay under Milvus's 65,535-byte VARCHAR
 INSERT_BATCH = 500
 EMBED_SLICE = 1024  # a full build embeds and inserts this many chunks at a time
+NAME_BYTES = 4096  # speaker, name and role fields (longer values are cut on a character)
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
@@ -96,6 +108,16 @@ def chunk_row_id(chunk_id: str) -> int:
 
 def articles_collection(collection: str) -> str:
     return collection + ARTICLES_SUFFIX
+
+
+def statements_collection(collection: str) -> str:
+    return collection + STATEMENTS_SUFFIX
+
+
+def has_statements_collection(client, collection: str) -> bool:
+    """Whether the build stores attributed statements (builds published before they were
+    stored on Milvus have no such collection: they answer, without statements)."""
+    return bool(client.has_collection(statements_collection(collection)))
 
 
 def live_collection(client, alias: str) -> str | None:
@@ -185,6 +207,34 @@ def _article_schema(client):
     return s, ip
 
 
+def _statement_schema(client):
+    from pymilvus import DataType
+
+    s = client.create_schema(auto_id=True, enable_dynamic_field=False)
+    s.add_field("statement_id", DataType.INT64, is_primary=True)
+    s.add_field("row", DataType.INT64)  # the chunk holding it: the chunks' `row` key
+    s.add_field("article_id", DataType.VARCHAR, max_length=1024)
+    s.add_field("paragraph", DataType.INT64)
+    s.add_field("start", DataType.INT64)
+    s.add_field("end", DataType.INT64)
+    s.add_field("speaker", DataType.VARCHAR, max_length=NAME_BYTES)
+    s.add_field("speaker_lc", DataType.VARCHAR, max_length=NAME_BYTES)
+    s.add_field("normalized", DataType.VARCHAR, max_length=NAME_BYTES)
+    s.add_field("normalized_lc", DataType.VARCHAR, max_length=NAME_BYTES)
+    s.add_field("role", DataType.VARCHAR, max_length=NAME_BYTES)
+    s.add_field("verb", DataType.VARCHAR, max_length=256)
+    s.add_field("statement", DataType.VARCHAR, max_length=65535)
+    s.add_field("direct", DataType.BOOL)
+    s.add_field("resolved", DataType.BOOL)
+    s.add_field("date", DataType.VARCHAR, max_length=64)  # ISO; "" when unknown
+    s.add_field("source", DataType.VARCHAR, max_length=512)
+    s.add_field("source_lc", DataType.VARCHAR, max_length=512)
+    s.add_field("nil", DataType.FLOAT_VECTOR, dim=2)  # (a vector field is required)
+    ip = client.prepare_index_params()
+    ip.add_index("nil", index_type="FLAT", metric_type="L2")
+    return s, ip
+
+
 # -- rows --------------------------------------------------------------------
 def has_entities_field(client, collection: str) -> bool:
     """Whether the chunk collection stores entity spans (collections built before the
@@ -232,6 +282,54 @@ def chunk_rows(
         for row, (_article, c) in zip(rows, pairs):
             row["entities"] = _entities_value(c)
     return rows
+
+
+def _fit(value: str, limit: int) -> str:
+    """`value` cut to at most `limit` UTF-8 bytes, on a character boundary."""
+    data = value.encode("utf-8")
+    return value if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
+
+
+def statement_rows(pairs: Sequence[tuple[Article, Chunk]]) -> list[dict[str, Any]]:
+    """One Milvus row per statement the chunks hold (`Chunk.statements`, index.quotes),
+    with the fields of the folder's `statements` table."""
+    rows = []
+    for article, c in pairs:
+        for st in decode_statements(c.statements):
+            speaker, normalized = _fit(st.speaker, NAME_BYTES), _fit(st.normalized, NAME_BYTES)
+            rows.append(
+                {
+                    "row": chunk_row_id(c.chunk_id),
+                    "article_id": article.id,
+                    "paragraph": st.paragraph,
+                    "start": st.start,
+                    "end": st.end,
+                    "speaker": speaker,
+                    "speaker_lc": _fit(speaker.lower(), NAME_BYTES),
+                    "normalized": normalized,
+                    "normalized_lc": _fit(normalized.lower(), NAME_BYTES),
+                    "role": _fit(st.role, NAME_BYTES),
+                    "verb": _fit(st.verb, 256),
+                    "statement": _fit(st.statement, 65535),
+                    "direct": bool(st.direct),
+                    "resolved": bool(st.resolved),
+                    "date": article.date or "",
+                    "source": article.source or "",
+                    "source_lc": (article.source or "").lower(),
+                    "nil": [0.0, 0.0],
+                }
+            )
+    return rows
+
+
+def _statement_counts(client, collection: str) -> dict[str, int]:
+    """What `info` shows (statements, distinct names), kept in the manifest row so a
+    request never counts them."""
+    n, names = 0, set()
+    for r in iter_query(client, statements_collection(collection), "", ["normalized_lc"]):
+        n += 1
+        names.add(r["normalized_lc"])
+    return {"statements": n, "speakers": len(names)}
 
 
 def _pairs(chunked: Sequence[tuple[Article, Sequence[Chunk]]]) -> list[tuple[Article, Chunk]]:
@@ -304,6 +402,7 @@ def _meta(
     dates: list[str],
     t0: float,
     annotations: dict[str, str] | None = None,
+    statements: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     manifest = Manifest(
         software_version=software_version(),
@@ -325,12 +424,15 @@ def _meta(
         files={},
         annotations=annotations or {},
     )
-    return {
+    meta = {
         "manifest": manifest.model_dump(mode="json"),
         # What the filter pickers and query hints need, so opening reads one row.
         "sources": sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])),
         "date_range": [min(dates), max(dates)] if dates else [None, None],
     }
+    if statements is not None:  # (absent: the build has no statements collection)
+        meta["statements"] = statements
+    return meta
 
 
 def _write_meta(client, collection: str, meta: dict[str, Any]) -> None:
@@ -391,7 +493,7 @@ def drop_unpublished(client, alias: str) -> list[str]:
     """Drop this alias's collections that are not live: leftovers of killed builds and
     the build before the live one (readers moved off it when the alias last moved)."""
     live = live_collection(client, alias)
-    keep = {live, articles_collection(live)} if live else set()
+    keep = {live, articles_collection(live), statements_collection(live)} if live else set()
     prefix = alias + "__b"
     dropped = []
     for name in client.list_collections():
@@ -416,7 +518,8 @@ def publish_build(
 
     Without `vectors` the chunks are embedded here, a slice at a time, each slice
     inserted as it is done (memory follows the slice, not the archive); a distributed
-    build passes the vectors it computed.
+    build passes the vectors it computed. The chunks' statements (index.quotes) are found
+    here unless they came with them (a copied FAISS build), and written beside them.
     """
     timings = dict(timings or {})
     embed_seconds = 0.0
@@ -426,7 +529,13 @@ def publish_build(
         if any(c.entities is None for _, cs in chunked for c in cs):
             chunked = annotate_chunked(chunked, options.progress)
         timings["annotate"] = time.perf_counter() - t_annotate
-        annotations = annotation_info()
+        if any(c.statements is None for _, cs in chunked for c in cs):  # (copies have them)
+            t_quotes = time.perf_counter()
+            chunked, quoted = quote_chunked(chunked, options.chunking, options.progress)
+            timings["statements"] = time.perf_counter() - t_quotes
+            if report_note(quoted):
+                notes.append(report_note(quoted))
+        annotations = annotation_info() | statements_info()
     client = target.client()
     try:
         dropped = drop_unpublished(client, target.alias)
@@ -441,9 +550,14 @@ def publish_build(
         client.create_collection(
             articles_collection(name), schema=schema, index_params=index_params
         )
+        schema, index_params = _statement_schema(client)
+        client.create_collection(
+            statements_collection(name), schema=schema, index_params=index_params
+        )
         articles = [a for a, _ in chunked]
         _insert(client, articles_collection(name), article_rows(articles))
         pairs = _pairs(chunked)
+        n_statements, names = 0, set()
         step = EMBED_SLICE
         with tqdm(
             total=len(pairs),
@@ -465,6 +579,10 @@ def publish_build(
                     vecs = vectors[i : i + step]
                     bar.update(len(part))
                 _insert(client, name, chunk_rows(part, vecs, options.index_titles))
+                said = statement_rows(part)
+                _insert(client, statements_collection(name), said)
+                n_statements += len(said)
+                names.update(r["normalized_lc"] for r in said)
         n_chunks = len(pairs)
         counts = {
             "articles": len(articles),
@@ -479,12 +597,27 @@ def publish_build(
         hashes = {a.id: a.content_hash for a in articles}
         sources = Counter(a.source for a in articles if a.source)
         dates = [a.date for a in articles if a.date]
-        meta = _meta(build_id, embedder, options, counts, hashes, sources, dates, t0, annotations)
+        said_counts = {"statements": n_statements, "speakers": len(names)}
+        meta = _meta(
+            build_id,
+            embedder,
+            options,
+            counts,
+            hashes,
+            sources,
+            dates,
+            t0,
+            annotations,
+            said_counts,
+        )
         _write_meta(client, name, meta)
-        for coll in (name, articles_collection(name)):
+        for coll in (name, articles_collection(name), statements_collection(name)):
             client.flush(coll)
             client.load_collection(coll)
-        if _count(client, name) != n_chunks:
+        if (
+            _count(client, name) != n_chunks
+            or _count(client, statements_collection(name)) != n_statements
+        ):
             raise MilvusError(f"Milvus collection {name} is incomplete; the alias was not moved")
         if vectors is None:
             timings["embed"] = embed_seconds
@@ -687,8 +820,9 @@ def _apply(
     strict_hashes: dict[str, str] | None = None,
 ) -> BuildResult:
     """Delete the changed and removed articles' rows, insert the new ones, refresh the
-    manifest row. Chunks are deleted by article id, so an article's old paragraphs
-    never outlive its new version."""
+    manifest row. Chunks and statements are deleted by article id, so an article's old
+    paragraphs and statements never outlive its new version. A build published before
+    statements were stored on Milvus gets none (its `info` says to rebuild)."""
     timings: dict[str, float] = {}
     meta = read_meta(client, live)
     if not upserts and not removals:
@@ -719,11 +853,18 @@ def _apply(
         )
     chunked = [(a, chunk_article(a, options.chunking)) for a in upserts]
     with_entities = has_entities_field(client, live)
+    with_statements = has_statements_collection(client, live)
     annotations = meta["manifest"].get("annotations") or {}
     if with_entities and options.annotate and annotations:
         t_annotate = time.perf_counter()
         chunked = annotate_chunked(chunked, options.progress)
         timings["annotate"] = time.perf_counter() - t_annotate
+    if with_statements and options.annotate and "statements" in annotations:
+        t_quotes = time.perf_counter()
+        chunked, quoted = quote_chunked(chunked, options.chunking, options.progress)
+        timings["statements"] = time.perf_counter() - t_quotes
+        if report_note(quoted):
+            notes.append(report_note(quoted))
     texts = [indexed_text(a.title, c.text, options.index_titles) for a, cs in chunked for c in cs]
     t_embed = time.perf_counter()
     vecs = embed_texts(embedder, texts, options)
@@ -734,8 +875,12 @@ def _apply(
         batch = gone[i : i + INSERT_BATCH]
         client.delete(live, filter=in_list("article_id", batch))
         client.delete(articles_collection(live), filter=in_list("article_id", batch))
+        if with_statements:
+            client.delete(statements_collection(live), filter=in_list("article_id", batch))
     _insert(client, live, chunk_rows(_pairs(chunked), vecs, options.index_titles, with_entities))
     _insert(client, articles_collection(live), article_rows(upserts))
+    if with_statements:
+        _insert(client, statements_collection(live), statement_rows(_pairs(chunked)))
     hashes, sources, dates = _summary(client, live)
     counts = {
         "articles": len(hashes),
@@ -758,10 +903,13 @@ def _apply(
         dates,
         t0,
         manifest.get("annotations") or {},
+        _statement_counts(client, live) if with_statements else None,
     )
     _write_meta(client, live, fresh)
     client.flush(live)
     client.flush(articles_collection(live))
+    if with_statements:
+        client.flush(statements_collection(live))
     timings["write"] = time.perf_counter() - t_write
     return _result(
         target,
@@ -795,6 +943,7 @@ def publish_from_index(
         store = index.store
         rows = sorted(r for r, _t, _x in store.iter_chunk_texts())
         chunks = store.chunks_by_rows(rows)
+        said = _statements_by_row(store) if "statements" in index.manifest.annotations else None
         from .compactor import _vectors_by_id
 
         ids, vecs = _vectors_by_id(index.faiss)
@@ -818,6 +967,8 @@ def publish_from_index(
                     c.end,
                     c.text,
                     entities=c.entities,
+                    # None (found again when published): the folder predates statements.
+                    statements=None if said is None else encode_statements(said.get(r, [])),
                 )
             )
         chunked = [(store.article(aid), by_article[aid]) for aid in order]
@@ -830,3 +981,30 @@ def publish_from_index(
     finally:
         index.close()
     return publish_build(target, chunked, embedder, options, [], [], t0, vectors=vectors)
+
+
+def _statements_by_row(store) -> dict[int, list[Statement]]:
+    """A folder store's statements by chunk row, to be copied with their chunks."""
+    from .store import STATEMENT_COLUMNS
+
+    out: dict[int, list[Statement]] = {}
+    if not store.has_statements:
+        return out
+    sql = f"SELECT {STATEMENT_COLUMNS} FROM statements ORDER BY row, start"
+    for r in store.conn.execute(sql):
+        row, _aid, paragraph, start, end, speaker, normalized, role, verb, text = r[:10]
+        out.setdefault(int(row), []).append(
+            Statement(
+                paragraph=paragraph,
+                start=start,
+                end=end,
+                statement=text,
+                speaker=speaker,
+                normalized=normalized,
+                role=role,
+                verb=verb,
+                direct=bool(r[10]),
+                resolved=bool(r[11]),
+            )
+        )
+    return out

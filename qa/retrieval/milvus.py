@@ -35,13 +35,15 @@ from index.milvus_store import (
     articles_collection,
     check_meta_model,
     has_entities_field,
+    has_statements_collection,
     in_list,
     iter_query,
     live_collection,
     quote,
     read_meta,
+    statements_collection,
 )
-from index.store import StoredChunk
+from index.store import StoredChunk, StoredStatement
 from qa.response import Filters
 from qa.retrieval.hints import source_aliases
 from qa.retrieval.retriever import HybridSearcher, Mode
@@ -102,9 +104,51 @@ def _chunk(entity: dict[str, Any]) -> StoredChunk:
 
 MAX_COPIES = 8
 STATEMENTS_NOTE = (
-    "the Milvus backend stores no attributed statements: who-said questions are answered "
-    "by the reader from the retrieved paragraphs, and `quotes` finds none"
+    "published to Milvus before statements were stored there (or built without them): "
+    "rebuild it with `archive-qa build` to list who said what (`update --compact` is for "
+    "the faiss backend)"
 )
+STATEMENT_FIELDS = [
+    "row",
+    "article_id",
+    "paragraph",
+    "start",
+    "end",
+    "speaker",
+    "normalized",
+    "role",
+    "verb",
+    "statement",
+    "direct",
+    "resolved",
+    "date",
+    "source",
+]
+
+
+def _like_pattern(needle: str) -> str:
+    """A `like` pattern matching every value that holds `needle` (and maybe more: `%`,
+    `_` and `\\` of the needle are wildcards here; the caller checks the substring)."""
+    return "%" + "".join("%" if ch in "%_\\" else ch for ch in needle) + "%"
+
+
+def _statement(entity: dict[str, Any]) -> StoredStatement:
+    return StoredStatement(
+        row=int(entity["row"]),
+        article_id=entity["article_id"],
+        paragraph=int(entity["paragraph"]),
+        start=int(entity["start"]),
+        end=int(entity["end"]),
+        speaker=entity["speaker"],
+        normalized=entity["normalized"],
+        role=entity["role"],
+        verb=entity["verb"],
+        statement=entity["statement"],
+        direct=bool(entity["direct"]),
+        resolved=bool(entity["resolved"]),
+        date=entity["date"] or None,
+        source=entity["source"] or None,
+    )
 
 
 def rrf_copies(dense_weight: float, bm25_weight: float) -> tuple[int, int]:
@@ -120,13 +164,10 @@ def rrf_copies(dense_weight: float, bm25_weight: float) -> tuple[int, int]:
 
 class MilvusArticles:
     """The part of the chunk store the answerers and the page read: articles for
-    citations, outlets and dates for filters."""
+    citations, outlets and dates for filters, attributed statements for who said what."""
 
-    # Attributed statements (index.quotes) and story signatures (index.stories) are not
-    # stored in Milvus yet: who-said questions go to the reader, and every article is its
+    # Story signatures (index.stories) are not stored in Milvus yet: every article is its
     # own story on this backend.
-    has_statements = False
-
     def story_signatures(self) -> list:
         return []
 
@@ -134,10 +175,76 @@ class MilvusArticles:
         self.client = client
         self.chunks = collection
         self.collection = articles_collection(collection)
+        self.statements = statements_collection(collection)
+        # A build published before statements were stored on Milvus has no collection
+        # for them: it answers who-said questions with the reader, as before.
+        self.has_statements = has_statements_collection(client, collection)
+        self.chunk_fields = CHUNK_FIELDS + (
+            ["entities"] if has_entities_field(client, collection) else []
+        )
         self.set_meta(meta)
 
-    def find_statements(self, *args, **kwargs) -> list:
-        return []  # (has_statements is False: none are stored here)
+    def chunks_by_rows(self, rows: list[int]) -> dict[int, StoredChunk]:
+        """Chunks by their `row` key (what a statement or a search hit names)."""
+        if not rows:
+            return {}
+        found = self.client.query(
+            self.chunks,
+            filter=f"row in [{', '.join(str(int(r)) for r in rows)}]",
+            output_fields=self.chunk_fields,
+        )
+        return {int(e["row"]): _chunk(e) for e in found}
+
+    def statement_counts(self) -> tuple[int, int]:
+        """(statements, distinct normalised speakers), as the build or last update
+        counted them (the manifest row); (0, 0) without statements."""
+        return self._statement_counts if self.has_statements else (0, 0)
+
+    def find_statements(
+        self,
+        speaker: str | None = None,
+        rows: list[int] | None = None,
+        sources: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 1000,
+    ) -> list[StoredStatement]:
+        """`ChunkStore.find_statements` on Milvus: `speaker` a case-insensitive substring
+        of the normalised or written speaker, `rows` the chunks holding them; newest
+        first, one day's in article and paragraph order (rows here are chunk-id hashes,
+        not the folder's build order, so they order nothing)."""
+        if not self.has_statements:
+            return []
+        parts = []
+        needle = (speaker or "").strip().lower()
+        if needle:
+            pattern = quote(_like_pattern(needle))
+            parts.append(f"normalized_lc like {pattern} or speaker_lc like {pattern}")
+        if rows is not None:
+            if not rows:
+                return []
+            parts.append(f"row in [{', '.join(str(int(r)) for r in rows)}]")
+        if sources:
+            parts.append(in_list("source_lc", [s.lower() for s in sources]))
+        if since:
+            parts.append(f"date >= {quote(since)}")
+        if until:
+            parts.append(f'date != "" and date < {quote(until + "~")}')
+        expr = " and ".join(f"({p})" for p in parts)
+        # Milvus's query has no ORDER BY: every match is read, then sorted and cut. The
+        # answer paths always filter (a speaker, or the statements of 40 paragraphs).
+        found = [
+            _statement(e)
+            for e in iter_query(
+                self.client, self.statements, expr, [*STATEMENT_FIELDS, "speaker_lc"]
+            )
+            if not needle
+            or needle in e["speaker_lc"]
+            or needle in e["normalized"].lower()  # (the check `like` left to do)
+        ]
+        found.sort(key=lambda s: (s.article_id, s.paragraph, s.start))
+        found.sort(key=lambda s: s.date or "", reverse=True)  # stable: newest first
+        return found[: int(limit)]
 
     def undated_articles(self) -> int:
         """Articles with no publication date (kept; left out of time-bound answers)."""
@@ -182,6 +289,8 @@ class MilvusArticles:
     def set_meta(self, meta: dict[str, Any]) -> None:
         self._sources = [(s, int(n)) for s, n in meta["sources"]]
         self._dates = tuple(meta["date_range"])
+        said = meta.get("statements") or {}
+        self._statement_counts = (int(said.get("statements", 0)), int(said.get("speakers", 0)))
         self.generation = getattr(self, "generation", -1) + 1  # searchers follow it
 
     def article(self, article_id: str) -> Article | None:
@@ -245,9 +354,7 @@ class MilvusIndex:
         self.manifest = Manifest.model_validate(meta["manifest"])
         self.store = MilvusArticles(client, collection, meta)
         self.build = Path(f"milvus:{target.alias}") / "builds" / collection
-        self.chunk_fields = CHUNK_FIELDS + (
-            ["entities"] if has_entities_field(client, collection) else []
-        )
+        self.chunk_fields = self.store.chunk_fields
 
     @classmethod
     def open(
@@ -272,6 +379,8 @@ class MilvusIndex:
                 check_meta_model(meta, model_name, dim, f"Milvus collection {collection}")
             client.load_collection(collection)
             client.load_collection(articles_collection(collection))
+            if has_statements_collection(client, collection):
+                client.load_collection(statements_collection(collection))
         except BaseException:
             client.close()
             raise
@@ -376,17 +485,12 @@ class MilvusIndex:
         return {int(e["row"]): np.asarray(e["dense"], dtype="float32") for e in found}
 
     def chunks_by_rows(self, rows: list[int]) -> dict[int, StoredChunk]:
-        if not rows:
-            return {}
-        found = self.client.query(
-            self.collection,
-            filter=f"row in [{', '.join(str(int(r)) for r in rows)}]",
-            output_fields=self.chunk_fields,
-        )
-        return {int(e["row"]): _chunk(e) for e in found}
+        return self.store.chunks_by_rows(rows)
 
     def info(self) -> IndexInfo:
         m = self.manifest
+        statements, speakers = self.store.statement_counts()
+        stored = self.store.has_statements and "statements" in m.annotations
         return IndexInfo(
             path=f"{self.target.uri} ({self.target.alias} -> {self.collection})",
             build_id=m.build_id,
@@ -398,7 +502,9 @@ class MilvusIndex:
             faiss_type="milvus",
             sources=self.store.sources(),
             date_range=self.store.date_range(),
-            statements_note=STATEMENTS_NOTE,
+            statements=statements,
+            speakers=speakers,
+            statements_note=None if stored else STATEMENTS_NOTE,
         )
 
     def refresh(self) -> None:

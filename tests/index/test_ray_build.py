@@ -80,6 +80,8 @@ def test_ray_build_into_milvus_from_the_cli(ray_cluster, milvus_server, tiny_csv
     ask = run_cli("ask", SEED_QUESTION, env=env)
     assert ask.returncode == 0, ask.stderr
     assert "Ryabkov" in ask.stdout
+    # The driver found the statements and published them beside the chunks.
+    assert "Sergei Ryabkov (Deputy foreign minister)" in ask.stdout
 
 
 def test_ray_options_are_checked():

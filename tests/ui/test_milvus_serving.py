@@ -73,6 +73,9 @@ def test_api_on_milvus_survives_a_rebuild(milvus_server, tiny_csv, embedder, bui
         assert health["status"] == "ok" and health["articles"] == 1
         first = http.post("/api/ask", json={"question": SEED_QUESTION}).json()
         assert "Ryabkov" in first["citations"][0]["text"]
+        # Answered from the build's attributed statements, as on the folder backend.
+        assert first["answer"].startswith("- Sergei Ryabkov (Deputy foreign minister)")
+        _assert_quotes(http, 1)
         with SeedAskers(url, 1) as askers:
             build_milvus([SEED, tiny_csv], target, embedder, build_options)
             for _ in range(200):
@@ -80,7 +83,21 @@ def test_api_on_milvus_survives_a_rebuild(milvus_server, tiny_csv, embedder, bui
                     break
                 askers.stop.wait(0.1)
         assert http.get("/api/health").json()["articles"] == 5
+        _assert_quotes(http, 5)  # the server reads the new build's statements
     assert askers.answered > 0 and not askers.failures, askers.failures[:3]
+
+
+def _assert_quotes(http: httpx.Client, articles: int) -> None:
+    """`POST /api/quotes` on Milvus: a speaker's statements, each cited verbatim, from the
+    build the server has open (`articles` of them)."""
+    said = http.post("/api/quotes", json={"speaker": "ryabkov", "limit": 200})
+    assert said.status_code == 200, said.text
+    found = said.json()
+    assert found and all("ryabkov" in q["normalized"].lower() for q in found)
+    for q in found:
+        c = q["citation"]
+        assert c["text"][c["quote_start"] : c["quote_end"]] == q["statement"]
+    assert http.get("/api/health").json()["articles"] == articles
 
 
 def test_api_on_milvus_keeps_answering_while_an_update_publishes(
