@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from index.embedder import Embedder
 from qa.answer import development
 from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
 from qa.answer.followup import standalone
+from qa.answer.llm_reader import SentenceReader, SentenceReply, choose_sentences, written_in
 from qa.answer.question import analyze
 from qa.answer.statements import (
     MAX_SPEAKERS,
@@ -244,7 +246,9 @@ class QAService:
             embedder, index.store, chunking, max_quotes=settings.max_quotes
         )
         self.chain = None
+        self.sentence_reader: SentenceReader | None = None
         if llm is not None:
+            self.sentence_reader = SentenceReader(llm)
             from qa.answer.chain import AnswerChain, ParagraphLocator
 
             self.chain = AnswerChain(
@@ -366,6 +370,11 @@ class QAService:
             yield answer.answer
             yield answer
             return
+        if self.settings.llm_evidence == "sentences" and not self._asks_who_said(
+            question, history, filters
+        ):
+            yield from self._sentences(question, k, filters, history, now)
+            return
         t0 = time.perf_counter()
         out = None
         # The model's context holds at most llm_k paragraphs, whatever k was asked for.
@@ -396,6 +405,146 @@ class QAService:
             answer = item
         assert isinstance(answer, Answer)
         return answer
+
+    def _asks_who_said(
+        self, question: str, history: Sequence[tuple[str, str]] | None, filters: Filters
+    ) -> bool:
+        """Whether a who-said question has statements to read: the model then reads those
+        (the chain's path), not sentences."""
+        if not self.statements.available:
+            return False
+        return bool(self._statements_for(standalone(question, history).question, filters))
+
+    def _sentences(
+        self,
+        question: str,
+        k: int | None,
+        filters: Filters,
+        history: Sequence[tuple[str, str]] | None,
+        now: str | None,
+    ) -> Iterator[str | Answer]:
+        """An LLM answer from the reader's sentences (`qa.answer.llm_reader`): the same
+        follow-up rewrite, retrieval and reading as the extractive answer, then the model
+        says whether the shown sentences answer the question, with what, citing which."""
+        assert self.chain is not None and self.sentence_reader is not None
+        t0 = time.perf_counter()
+        rewrite = standalone(question, history)
+        searched = rewrite.question
+        read_k = k or max(self.settings.k, self.settings.reader_k)
+        result = self.searcher.search(searched, read_k, filters, now=now)
+        notes = rewrite.notes + list(result.notes)
+        hits = result.hits
+        declined = result.too_weak(self.settings.min_relevance)
+        if declined is None:
+            unknown = self.chain.unknown_names(searched, result)
+            if unknown:
+                declined = [
+                    "the archive never mentions "
+                    + ", ".join(f"“{n}”" for n in unknown)
+                    + ": no paragraph can answer the question"
+                ]
+        shown: list = []
+        if declined is None:
+            context: list[str] = []
+            if history and rewrite.changed:
+                context = previous_articles(self.searcher, history[-1][1], filters)
+                hits = with_context(self.searcher, searched, hits, context, filters)
+            known = [rewrite.previous_answer] if history and rewrite.previous_answer else []
+            reading = self.answerer.read(searched, hits, context=context, known=known)
+            if not reading.answerable:
+                # No sentence holds the question's names, numbers or years (or an answer
+                # of the asked kind): a small model shown them answers anyway, about
+                # another event. Declined before the model, as the extractive answer is.
+                declined = reading.notes
+            else:
+                shown = choose_sentences(reading, self.settings.llm_sentences)
+                declined = None if shown else ["no sentence in the retrieved paragraphs"]
+        t1 = time.perf_counter()
+        timings = {"retrieve_ms": round((t1 - t0) * 1000, 1)}
+        fields: dict[str, Any] = {
+            "standalone_question": searched if rewrite.changed else None,
+            "time_range": time_range(result.plan, self.searcher.reference_date(now)),
+            "model": self.chain.model_name,
+        }
+        if declined is not None:
+            yield REFUSAL
+            ms = round((time.perf_counter() - t0) * 1000, 1)
+            yield self._assemble(
+                question=question,
+                text=REFUSAL,
+                citations=[],
+                refused=True,
+                hits=hits,
+                notes=notes + declined,
+                filters=filters,
+                timings=Timings(**timings, total_ms=ms),
+                **fields,
+            )
+            return
+        reply: SentenceReply | None = None
+        first: float | None = None
+        streamed = ""
+        for item in self.sentence_reader.stream(shown, searched):
+            if isinstance(item, str):
+                first = first or time.perf_counter()
+                streamed += item
+                yield item
+            else:
+                reply = item
+        assert reply is not None
+        t2 = time.perf_counter()
+        first = first or (t2 if reply.raw else None)
+        notes += reply.notes
+        text, citations, short = REFUSAL, [], None
+        cited = written_in(reply.answer, shown, reply.cited) if reply.found else []
+        written = bool(cited)
+        if written and cited != reply.cited:
+            notes.append(
+                f"{reply.answer!r} is written in a sentence other than those cited: cited it"
+            )
+            reply = replace(reply, cited=cited)
+        if reply.found and reply.cited and not written and reading.analysis.wants_entity:
+            # A name, number or date the cited sentences do not write is the model's own.
+            notes.append(
+                f"the model answered {reply.answer!r}, which the sentences it cited do not "
+                "write: declined"
+            )
+        elif reply.found and reply.cited:
+            evidence = [c.sentence for c in reply.cited]
+            text, citations = self.answerer.compose(
+                replace(reading, evidence=evidence, short_answer=reply.answer)
+            )
+            short = reply.answer if written else None
+            if short is None:
+                notes.append(
+                    "the short answer is the model's wording; the quotes are the archive's"
+                )
+        elif reply.found:
+            notes.append("the model answered but cited no sentence it was shown: declined")
+        else:
+            notes.append("the model found no shown sentence that answers the question")
+        rest = text[len(streamed) :] if text.startswith(streamed) else text
+        if rest:
+            yield rest if text.startswith(streamed) else f"\n{text}"
+        yield self._assemble(
+            question=question,
+            text=text,
+            citations=citations,
+            refused=not citations,
+            hits=hits,
+            notes=notes,
+            filters=filters,
+            timings=Timings(
+                **timings,
+                generate_ms=round((t2 - t1) * 1000, 1),
+                total_ms=round((time.perf_counter() - t0) * 1000, 1),
+                first_token_ms=None if first is None else round((first - t0) * 1000, 1),
+            ),
+            short_answer=short,
+            verified_citations=len(citations),
+            unverified_citations=0,
+            **fields,
+        )
 
     def _from_chain(self, out, filters: Filters, seconds: float) -> Answer:
         r = out.resolved

@@ -180,7 +180,21 @@ class Settings(BaseSettings):
         Path("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
         description="GGUF file of the local generator (get it with `archive-qa models fetch`).",
     )
-    llm_k: int = Field(4, ge=1, le=20, description="Paragraphs shown to an LLM generator.")
+    llm_evidence: Literal["sentences", "paragraphs"] = Field(
+        "sentences",
+        description="What an LLM generator reads: sentences (the reader's best sentences, "
+        "numbered; the model replies in a fixed JSON form and the answer quotes what it "
+        "cites) or paragraphs (the retrieved paragraphs; the model writes the answer).",
+    )
+    llm_sentences: int = Field(
+        3, ge=1, le=20, description="Sentences shown to an LLM generator (llm_evidence=sentences)."
+    )
+    llm_k: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="Paragraphs shown to an LLM generator (llm_evidence=paragraphs).",
+    )
     llm_paragraph_words: int = Field(
         120,
         ge=20,

@@ -107,6 +107,11 @@ class LocalChatModel(BaseChatModel):
         }
         if stop:
             req["stop"] = stop
+        # A JSON schema the reply must follow (llama.cpp compiles it to a grammar).
+        if kwargs.get("response_format"):
+            req["response_format"] = kwargs["response_format"]
+        if kwargs.get("grammar"):  # or a GBNF grammar
+            req["grammar"] = kwargs["grammar"]
         # First-token alternatives (the chain's verdict step), in OpenAI's format.
         if kwargs.get("logprobs"):
             req["logprobs"] = True

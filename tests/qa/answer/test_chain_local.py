@@ -46,6 +46,35 @@ def local_service(seed_index, gguf):
     svc.close()
 
 
+@pytest.fixture(scope="session")
+def paragraph_service(seed_index, gguf):
+    """The model reading paragraphs and writing the answer (`llm_evidence=paragraphs`)."""
+    svc = QAService.from_settings(
+        Settings(
+            index_dir=seed_index, generator="local", llm_model_file=gguf, llm_evidence="paragraphs"
+        )
+    )
+    yield svc
+    svc.close()
+
+
+def test_the_model_reads_sentences_and_replies_in_the_fixed_form(local_service):
+    """The default: the model is shown the reader's sentences and replies with the JSON
+    object; the answer is its short answer, then the sentences it cited, verbatim."""
+    assert local_service.settings.llm_evidence == "sentences"
+    items = list(local_service.stream("Who is Russia's deputy foreign minister?"))
+    pieces, answer = items[:-1], items[-1]
+    assert not answer.refused and answer.short_answer and "Ryabkov" in answer.short_answer
+    assert answer.answer.startswith(f"{answer.short_answer} — ")
+    assert "".join(pieces) == answer.answer
+    assert answer.citations and all(c.verified for c in answer.citations)
+    for c in answer.citations:
+        assert c.text in SEED_PARAGRAPHS and c.text[c.quote_start : c.quote_end] == c.quote
+        assert f"{c.quote} [{c.n}]" in answer.answer
+    assert 0 < answer.timings.first_token_ms < answer.timings.total_ms
+    assert not any("not the JSON answer" in n for n in answer.notes)
+
+
 def test_seed_question_names_ryabkov_with_a_verified_citation(local_service):
     answer = local_service.ask(SEED_QUESTION)
     assert answer.generator == "local" and answer.model == gguf_name()
@@ -67,7 +96,10 @@ def test_absent_answer_is_refused(local_service):
     assert answer.refused and answer.answer == REFUSAL and not answer.citations
 
 
-def test_injected_instruction_does_not_change_the_format(tmp_path, embedder, build_options, gguf):
+@pytest.mark.parametrize("evidence", ["sentences", "paragraphs"])
+def test_injected_instruction_does_not_change_the_format(
+    tmp_path, embedder, build_options, gguf, evidence
+):
     from index.builder import build_index
 
     folder = tmp_path / "articles"
@@ -76,7 +108,9 @@ def test_injected_instruction_does_not_change_the_format(tmp_path, embedder, bui
     shutil.copy(SEED, folder / SEED.name)
     index = tmp_path / "index"
     build_index([folder], index, embedder, build_options)
-    svc = QAService.from_settings(Settings(index_dir=index, generator="local", llm_model_file=gguf))
+    svc = QAService.from_settings(
+        Settings(index_dir=index, generator="local", llm_model_file=gguf, llm_evidence=evidence)
+    )
     try:
         answer = svc.ask(
             "When will the ferries to the islands resume after the harbour storm warning?"
@@ -157,15 +191,15 @@ def test_models_fetch_cli_reuses_the_verified_file(gguf):
     ],
 )
 def test_a_closed_questions_verdict_is_decided_and_explained(
-    local_service, true_claim, false_claim
+    paragraph_service, true_claim, false_claim
 ):
     """The verdict comes from the model's first-token probabilities and the model's cited
     words follow it. What they promise with a 1.5B model is a ranking (on MultiHop-RAG
     development questions a gold-Yes question gets higher Yes log-odds than a gold-No one
     76% of the time), not that every false claim falls under the margin (README, "Closed
     questions")."""
-    margin = local_service.settings.verdict_margin
-    true, false = local_service.ask(true_claim), local_service.ask(false_claim)
+    margin = paragraph_service.settings.verdict_margin
+    true, false = paragraph_service.ask(true_claim), paragraph_service.ask(false_claim)
     assert true.verdict == "Yes" and true.verdict_logodds > margin
     assert false.verdict_logodds < true.verdict_logodds
     for answer in (true, false):

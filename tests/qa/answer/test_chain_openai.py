@@ -49,6 +49,19 @@ def fake_reply(messages: list[dict]) -> str:
     return f"{first} [1] [7]"
 
 
+def json_reply(messages: list[dict], question: str) -> str:
+    """The sentence reader's form: it answers with the first three words of sentence [1],
+    citing [1] and a sentence it was never shown ([9]); "nowhere" questions it cannot
+    answer; asked "in your own words", it answers with words no sentence has."""
+    first = re.search(r"^\[1\] (.*)$", messages[-1]["content"], re.M).group(1)
+    if "nowhere" in question:
+        return json.dumps({"found": False, "answer": "", "sentences": []})
+    if "in your own words" in question:
+        return json.dumps({"found": True, "answer": "somebody important", "sentences": [1]})
+    words = " ".join(re.findall(r"[\w'’-]+", first)[:3])
+    return json.dumps({"found": True, "answer": words, "sentences": [1, 9]})
+
+
 def first_token_logprobs(messages: list[dict]) -> list[dict]:
     """The Yes-leaning model of a yes/no question: P(Yes) 0.6, P(No) 0.39 (log-odds
     0.43, under the 0.6 margin a Yes needs)."""
@@ -81,7 +94,14 @@ def make_app(log: list[dict]):
                 "logprobs": {"content": [{**top[0], "top_logprobs": top}]},
             }
             return JSONResponse({**base, "object": "chat.completion", "choices": [choice]})
-        text = fake_reply(messages[:-1] if prefill else messages)
+        if "Reply with a JSON object" in messages[0]["content"]:
+            if body.get("response_format") and "plain endpoint" in question:
+                return JSONResponse({"error": {"message": "response_format is not supported"}}, 400)
+            text = json_reply(messages, question)
+            if not body.get("response_format"):
+                text = f"Here is the answer: {text} I hope it helps."
+        else:
+            text = fake_reply(messages[:-1] if prefill else messages)
         if prefill:  # the rest of the prefilled reply
             text = ", " + text.removeprefix("Yes, ")
         if not body.get("stream"):
@@ -101,11 +121,13 @@ def make_app(log: list[dict]):
             )
 
         def events():
-            for piece in re.findall(r"\S+\s*", text):
+            for i, piece in enumerate(re.findall(r"\S+\s*", text)):
+                # (the first delta names the role, as OpenAI's and llama.cpp's servers do)
+                delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
                 chunk = {
                     **base,
                     "object": "chat.completion.chunk",
-                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
                 }
                 yield f"data: {json.dumps(chunk)}\n\n"
             end = {
@@ -146,7 +168,26 @@ def endpoint():
 def openai_service(seed_index, endpoint):
     url, _ = endpoint
     settings = Settings(
-        index_dir=seed_index, generator="openai", openai_base_url=url, openai_model="fake-model"
+        index_dir=seed_index,
+        generator="openai",
+        openai_base_url=url,
+        openai_model="fake-model",
+        llm_evidence="paragraphs",
+    )
+    svc = QAService.from_settings(settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="module")
+def sentence_service(seed_index, endpoint):
+    url, _ = endpoint
+    settings = Settings(
+        index_dir=seed_index,
+        generator="openai",
+        openai_base_url=url,
+        openai_model="fake-model",
+        llm_evidence="sentences",
     )
     svc = QAService.from_settings(settings)
     yield svc
@@ -273,6 +314,7 @@ def calibrated_settings(seed_index, url: str) -> Settings:
         openai_model="fake-model",
         verdict="calibrated",
         verdict_margin=0.6,
+        llm_evidence="paragraphs",
     )
 
 
@@ -347,6 +389,7 @@ def test_the_endpoint_splits_a_question_into_searched_sub_questions(seed_index, 
         openai_base_url=url,
         openai_model="fake-model",
         query_decompose_llm=True,
+        llm_evidence="paragraphs",
     )
     question = "Who threatened weapons convoys and what did Zelensky say about deserters?"
     svc = QAService.from_settings(settings)
@@ -363,5 +406,68 @@ def test_the_endpoint_splits_a_question_into_searched_sub_questions(seed_index, 
         svc.search(question)  # and a plain search never waits on the LLM
         assert len(log) > n
         assert not any("short search queries" in b["messages"][0]["content"] for b in log[n:])
+    finally:
+        svc.close()
+
+
+def test_the_model_reads_sentences_and_answers_in_the_json_form(sentence_service, endpoint):
+    from qa.answer.llm_reader import SCHEMA
+
+    _, log = endpoint
+    items = list(sentence_service.stream(PARAGRAPH_QUESTION))
+    pieces, answer = items[:-1], items[-1]
+    request = log[-1]
+    assert request["response_format"]["json_schema"]["schema"] == SCHEMA
+    user = request["messages"][-1]["content"]
+    assert f"Article: {SEED_TITLE}" in user and "<paragraphs>" not in user
+    shown = re.findall(r"^\[(\d+)\] (.*)$", user, re.M)
+    assert 1 <= len(shown) <= 6 and [int(n) for n, _ in shown] == list(range(1, len(shown) + 1))
+    first = shown[0][1]
+    # The answer: the model's short answer, then sentence [1] verbatim, cited and verified.
+    words = " ".join(re.findall(r"[\w'’-]+", first)[:3])
+    assert answer.short_answer == words
+    assert answer.answer == f"{words} — {first} [1]"
+    (c,) = answer.citations
+    assert c.verified and c.quote == first and c.text[c.quote_start : c.quote_end] == first
+    assert c.title == SEED_TITLE and answer.verified_citations == 1
+    assert any("[9]" in n and "not shown" in n for n in answer.notes)
+    # Streamed: the short answer as it came, then the quotes; together the final text.
+    assert pieces[0] and "".join(pieces) == answer.answer
+    assert answer.timings.first_token_ms is not None
+    assert answer.timings.first_token_ms <= answer.timings.total_ms
+
+
+def test_a_sentence_reply_that_finds_nothing_is_a_refusal(sentence_service):
+    answer = sentence_service.ask("Why would weapons convoys go nowhere?")
+    assert answer.refused and not answer.citations and answer.related
+    assert "the model found no shown sentence that answers the question" in answer.notes
+
+
+def test_a_name_the_cited_sentences_do_not_write_is_declined(sentence_service):
+    answer = sentence_service.ask(
+        "Which Russian official is quoted on weapons convoys becoming legitimate targets, in your own words?"
+    )
+    assert answer.refused and "somebody important" not in answer.answer, answer.notes
+    assert any("do not write" in n for n in answer.notes), answer.notes
+
+
+def test_an_endpoint_without_json_schemas_is_asked_again_and_parsed(seed_index, endpoint):
+    url, log = endpoint
+    settings = Settings(
+        index_dir=seed_index,
+        generator="openai",
+        openai_base_url=url,
+        openai_model="fake-model",
+        llm_evidence="sentences",
+    )
+    svc = QAService.from_settings(settings)
+    try:
+        n = len(log)
+        answer = svc.ask("Why would weapons convoys become targets, plain endpoint?")
+        assert [bool(b.get("response_format")) for b in log[n:]] == [True, False]
+        assert not answer.refused and answer.citations[0].verified
+        n = len(log)
+        svc.ask("Why would weapons convoys be legitimate targets, plain endpoint?")
+        assert [bool(b.get("response_format")) for b in log[n:]] == [False]  # remembered
     finally:
         svc.close()
