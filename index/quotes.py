@@ -20,6 +20,7 @@ unresolved when there is none.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import re
@@ -29,10 +30,10 @@ from functools import lru_cache
 from typing import Any
 
 from .annotate import BATCH_SIZE, PIPELINE, PIPELINE_PACKAGE, decode_entities
-from .chunker import Chunk, ChunkSettings, display_paragraphs
+from .chunker import Chunk, ChunkSettings, display_paragraphs, sentence_spans
 from .errors import ModelError
 
-EXTRACTOR = f"quotes-3 ({PIPELINE} parse + textacy direct quotations)"
+EXTRACTOR = f"quotes-4 ({PIPELINE} parse + textacy direct quotations)"
 
 SPEECH_LEMMAS = frozenset(
     [
@@ -85,7 +86,12 @@ _CUE = re.compile(
     re.IGNORECASE,
 )
 PRONOUNS = frozenset(["he", "she", "they", "i", "we", "it"])
-MAX_PARAGRAPH_CHARS = 5_000  # longer "paragraphs" are dumps, not prose: skipped, counted
+# A "paragraph" longer than this is an article whose source lost its paragraph breaks (one
+# in ten of NewsArticles): it is parsed in pieces of whole sentences, each at most
+# SEGMENT_CHARS, so its statements are found too. A piece still longer (one "sentence" of
+# thousands of characters) is a dump, not prose: skipped, counted.
+MAX_PARAGRAPH_CHARS = 5_000
+SEGMENT_CHARS = 2_000
 MAX_ARTICLE_CHARS = 300_000  # beyond this an article is not parsed at all: skipped, counted
 MIN_STATEMENT_CHARS = 8
 _QUOTE_CHARS = "\"“”«»'‘’ "
@@ -675,6 +681,42 @@ def extract_paragraphs(
     return out
 
 
+def _units(text: str, settings: ChunkSettings) -> list[tuple[int, int, str]]:
+    """(unit number, article offset, text) of what is parsed: each display paragraph, and
+    a paragraph over MAX_PARAGRAPH_CHARS as consecutive runs of whole sentences of at
+    most SEGMENT_CHARS (numbered on, so quotations continued across them still follow)."""
+    out: list[tuple[int, int, str]] = []
+    for a, b in display_paragraphs(text, settings):
+        if b - a <= MAX_PARAGRAPH_CHARS:
+            out.append((len(out) + 1, a, text[a:b]))
+            continue
+        start = end = a
+        for s, e in sentence_spans(text, a, b):
+            if e - start > SEGMENT_CHARS and end > start:
+                out.append((len(out) + 1, start, text[start:end]))
+                start = s
+            end = e
+        if end > start:
+            out.append((len(out) + 1, start, text[start:end]))
+    return out
+
+
+def _to_paragraphs(
+    found: Sequence[Statement], text: str, settings: ChunkSettings
+) -> list[Statement]:
+    """Statements found in parse units, numbered and offset by their display paragraph
+    (what citations count), located by the statement's place in the article."""
+    if not found:
+        return list(found)
+    starts = [a for a, _ in display_paragraphs(text, settings)]
+    out = []
+    for st in found:
+        k = max(0, bisect.bisect_right(starts, st.article_start) - 1)
+        start = st.article_start - starts[k]
+        out.append(replace(st, paragraph=k + 1, start=start, end=start + (st.end - st.start)))
+    return out
+
+
 def _set_entities(doc: Any, spans: Sequence[tuple[int, int, str]]) -> None:
     ents, last = [], -1
     for s, e, label in sorted(spans):
@@ -705,9 +747,7 @@ def extract_articles(
             report.skipped_articles += 1
             plan.append([])
             continue
-        paras = [
-            (no, a, text[a:b]) for no, (a, b) in enumerate(display_paragraphs(text, settings), 1)
-        ]
+        paras = _units(text, settings)
         plan.append(paras)
         for no, _, ptext in paras:
             if not needs_parse(ptext):
@@ -745,6 +785,7 @@ def extract_articles(
         ]
         try:
             found = extract_paragraphs(paras, docs[i], people)
+            found = _to_paragraphs(found, articles[i].text, settings)
         except Exception:  # noqa: BLE001 - a parse we cannot read never fails the build
             report.skipped_paragraphs += len(docs[i])
             found = []

@@ -12,7 +12,7 @@ from index.articles import Article
 from index.builder import build_index
 from index.chunker import ChunkSettings, display_paragraphs
 from index.loaders import FieldMap, LoadReport, iter_articles
-from index.quotes import MAX_ARTICLE_CHARS, extract_articles
+from index.quotes import MAX_ARTICLE_CHARS, MAX_PARAGRAPH_CHARS, extract_articles
 from index.updater import update_index
 from tests.helpers import ARCHIVE, NEWS_FIELDS, SEED, read_news_rows, write_csv
 
@@ -189,6 +189,30 @@ def test_a_participle_subject_keeps_the_speaker_its_apposition_names():
     violence = _about(found, "cowardly act of violence")
     assert violence.normalized == "Christine Lagarde" and violence.role == "IMF head"
     assert not [s for s in found if "Visiting" in s.normalized]
+
+
+def test_an_article_that_lost_its_paragraph_breaks_is_read_in_pieces():
+    # a short first paragraph, then one of 8,000+ characters: an article whose source lost
+    # its breaks after the first line, as one in ten of NewsArticles is
+    filler = "The council met on Tuesday to discuss the harbour budget and the new ferry. " * 60
+    text = (
+        "Harbour news from Lowmarsh.\n\n"
+        + filler
+        + '"We will not raise the fares this year," said Anna Kowalska, the harbour master. '
+        + filler
+        + "Mayor Tom Reed warned that the ferry could be delayed until the spring."
+    )
+    first, paragraph = display_paragraphs(text, SETTINGS)
+    assert paragraph[1] - paragraph[0] > MAX_PARAGRAPH_CHARS
+    found, report = extract_articles([_article(text)], SETTINGS)
+    assert report.skipped_paragraphs == 0
+    fares, ferry = _about(found[0], "fares"), _about(found[0], "delayed")
+    assert fares.normalized == "Anna Kowalska" and ferry.normalized == "Tom Reed"
+    for s in found[0]:
+        # numbered and offset by the display paragraph, as citations count
+        assert s.paragraph == 2
+        assert text[paragraph[0] + s.start : paragraph[0] + s.end] == s.statement
+        assert text[s.article_start :].startswith(s.statement)
 
 
 def test_bad_input_is_skipped_and_counted_never_raised():
