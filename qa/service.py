@@ -375,6 +375,19 @@ class QAService:
         ):
             yield from self._sentences(question, k, filters, history, now)
             return
+        yield from self._paragraphs(question, k, filters, history)
+
+    def _paragraphs(
+        self,
+        question: str,
+        k: int | None,
+        filters: Filters,
+        history: Sequence[tuple[str, str]] | None,
+        notes: Sequence[str] = (),
+    ) -> Iterator[str | Answer]:
+        """The chain's answer: the model reads paragraphs (or a who-said question's
+        statements) and writes the answer; its citations are verified after."""
+        assert self.chain is not None
         t0 = time.perf_counter()
         out = None
         # The model's context holds at most llm_k paragraphs, whatever k was asked for.
@@ -386,7 +399,10 @@ class QAService:
             else:
                 out = item
         assert out is not None
-        yield self._from_chain(out, filters, time.perf_counter() - t0)
+        answer = self._from_chain(out, filters, time.perf_counter() - t0)
+        if notes:
+            answer = answer.model_copy(update={"notes": [*notes, *answer.notes]})
+        yield answer
 
     def ask(
         self,
@@ -451,11 +467,21 @@ class QAService:
                 hits = with_context(self.searcher, searched, hits, context, filters)
             known = [rewrite.previous_answer] if history and rewrite.previous_answer else []
             reading = self.answerer.read(searched, hits, context=context, known=known)
-            if not reading.answerable:
-                # No sentence holds the question's names, numbers or years (or an answer
-                # of the asked kind): a small model shown them answers anyway, about
-                # another event. Declined before the model, as the extractive answer is.
-                declined = reading.notes
+            if not reading.answerable or reading.analysis.kind == "yesno":
+                # No one sentence holds the question's names, numbers and years (a
+                # question that joins several articles, or one the archive cannot
+                # answer), or a yes/no question (a verdict over the evidence, which the
+                # chain decides from the model's probabilities): the model reads the
+                # paragraphs, with the chain's own refusals, instead of sentences.
+                why = (
+                    "a yes/no question"
+                    if reading.analysis.kind == "yesno"
+                    else "no single sentence holds what the question names"
+                )
+                yield from self._paragraphs(
+                    question, k, filters, history, [f"{why}: the model read paragraphs"]
+                )
+                return
             else:
                 shown = choose_sentences(reading, self.settings.llm_sentences)
                 declined = None if shown else ["no sentence in the retrieved paragraphs"]

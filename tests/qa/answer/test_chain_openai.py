@@ -471,3 +471,25 @@ def test_an_endpoint_without_json_schemas_is_asked_again_and_parsed(seed_index, 
         assert [bool(b.get("response_format")) for b in log[n:]] == [False]  # remembered
     finally:
         svc.close()
+
+
+def test_a_yes_no_question_or_one_no_sentence_covers_is_read_from_paragraphs(
+    sentence_service, endpoint
+):
+    """Sentences answer a question one sentence can; a verdict, or a question whose names
+    or years no one sentence holds (several articles' facts joined, or a near-miss), goes
+    to the chain, which reads paragraphs and keeps its own refusals."""
+    _, log = endpoint
+    n = len(log)
+    closed = sentence_service.ask(CLOSED)
+    asked = [b for b in log[n:] if "<paragraphs>" in b["messages"][-1]["content"]]
+    assert asked and not any(b.get("response_format") for b in log[n:])
+    assert "a yes/no question: the model read paragraphs" in closed.notes
+    assert closed.citations and closed.citations[0].verified
+    n = len(log)
+    # The seed article never mentions 1998: no sentence holds the year.
+    joined = sentence_service.ask("Where was the captured Russian soldier in 1998?")
+    assert "no single sentence holds what the question names: the model read paragraphs" in (
+        joined.notes
+    )
+    assert any("<paragraphs>" in b["messages"][-1]["content"] for b in log[n:])
