@@ -580,7 +580,7 @@ class QAService:
         if not refused and not citations:
             # Never show an uncited claim: fall back to quoting the archive. A closed
             # question keeps the model's verdict in front of the quotes it was read from.
-            text, citations = self.answerer.answer(out.standalone, out.result.hits)
+            text, citations = self.answerer.answer(out.standalone, out.result.hits, decline=False)
             refused = not citations
             verified, unverified = len(citations), 0
             if r.verdict and citations:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.chunker import ChunkSettings, paragraph_at
 from index.embedder import Embedder
@@ -59,12 +59,19 @@ class ExtractiveAnswerer:
     ) -> Reading:
         return self.reader.read(question, hits, analysis, context, known)
 
-    def answer(self, question: str, hits: list[Hit]) -> tuple[str, list[Citation]]:
+    def answer(
+        self, question: str, hits: list[Hit], decline: bool = True
+    ) -> tuple[str, list[Citation]]:
         """The quoted answer and its citations, numbered by first use (the refusal and no
-        citations when the reader finds no answer)."""
+        citations when the reader finds no answer). `decline=False`: when the reader finds
+        none, its best sentences all the same, with no short answer (what an LLM's uncited
+        answer is replaced by: the model judged the paragraphs to answer the question)."""
         reading = self.read(question, hits)
         if not reading.answerable:
-            return REFUSAL, []
+            if decline or not reading.ranked:
+                return REFUSAL, []
+            best = reading.ranked[: self.reader.max_sentences]
+            return self.compose(replace(reading, evidence=best, short_answer=None))
         return self.compose(reading)
 
     def compose(self, reading: Reading) -> tuple[str, list[Citation]]:

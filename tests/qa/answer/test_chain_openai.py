@@ -493,3 +493,18 @@ def test_a_yes_no_question_or_one_no_sentence_covers_is_read_from_paragraphs(
         joined.notes
     )
     assert any("<paragraphs>" in b["messages"][-1]["content"] for b in log[n:])
+
+
+def test_an_uncited_answer_is_replaced_by_quotes_even_where_the_reader_would_decline(
+    openai_service,
+):
+    """The model judged its paragraphs to answer (it did not refuse) but cited none of
+    them: its words are replaced by the reader's best sentences, quoted, even when the
+    reader alone would have declined (the seed never mentions 1998)."""
+    answer = openai_service.ask(
+        "Where was the captured Russian soldier in 1998, in your own words?"
+    )
+    assert "somebody important" not in answer.answer
+    assert not answer.refused and answer.citations and answer.citations[0].verified
+    assert "showing quoted sentences instead of the model's uncited answer" in answer.notes
+    assert answer.short_answer is None
