@@ -28,6 +28,7 @@ from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
 from qa.answer.followup import standalone
 from qa.answer.llm_reader import SentenceReader, SentenceReply, choose_sentences, written_in
 from qa.answer.question import analyze
+from qa.answer.reader import Reading
 from qa.answer.statements import (
     MAX_SPEAKERS,
     STATEMENT_FLOOR,
@@ -452,21 +453,10 @@ class QAService:
         hits = result.hits
         declined = result.too_weak(self.settings.min_relevance)
         if declined is None:
-            unknown = self.chain.unknown_names(searched, result)
-            if unknown:
-                declined = [
-                    "the archive never mentions "
-                    + ", ".join(f"“{n}”" for n in unknown)
-                    + ": no paragraph can answer the question"
-                ]
+            declined = self.chain.unknown_names_note(searched, result)
         shown: list = []
         if declined is None:
-            context: list[str] = []
-            if history and rewrite.changed:
-                context = previous_articles(self.searcher, history[-1][1], filters)
-                hits = with_context(self.searcher, searched, hits, context, filters)
-            known = [rewrite.previous_answer] if history and rewrite.previous_answer else []
-            reading = self.answerer.read(searched, hits, context=context, known=known)
+            hits, reading = self._read(searched, hits, rewrite, history, filters)
             if not reading.answerable or reading.analysis.kind == "yesno":
                 # No one sentence holds the question's names, numbers and years (a
                 # question that joins several articles, or one the archive cannot
@@ -654,12 +644,7 @@ class QAService:
         if weak is not None:
             notes += weak
         else:
-            context: list[str] = []
-            if history and rewrite.changed:
-                context = previous_articles(self.searcher, history[-1][1], filters)
-                hits = with_context(self.searcher, searched, hits, context, filters)
-            known = [rewrite.previous_answer] if history and rewrite.previous_answer else []
-            reading = self.answerer.read(searched, hits, context=context, known=known)
+            hits, reading = self._read(searched, hits, rewrite, history, filters)
             notes += reading.notes
             if reading.answerable:
                 text, citations = self.answerer.compose(reading)
@@ -682,6 +667,23 @@ class QAService:
             standalone_question=searched if rewrite.changed else None,
             time_range=time_range(result.plan, self.searcher.reference_date(now)),
         )
+
+    def _read(
+        self,
+        searched: str,
+        hits: list[Hit],
+        rewrite: Any,
+        history: Sequence[tuple[str, str]] | None,
+        filters: Filters,
+    ) -> tuple[list[Hit], Reading]:
+        """The reader over the hits; a rewritten follow-up also reads the previous
+        answer's articles and does not take the previous answer for its own."""
+        context: list[str] = []
+        if history and rewrite.changed:
+            context = previous_articles(self.searcher, history[-1][1], filters)
+            hits = with_context(self.searcher, searched, hits, context, filters)
+        known = [rewrite.previous_answer] if history and rewrite.previous_answer else []
+        return hits, self.answerer.read(searched, hits, context=context, known=known)
 
     def _development(
         self,

@@ -248,6 +248,15 @@ class AnswerChain:
                 out.append(name)
         return out
 
+    def unknown_names_note(self, question: str, result: SearchResult) -> list[str] | None:
+        """Why the question is refused before the model when it relies on names no
+        article prints (None: it does not)."""
+        unknown = self.unknown_names(question, result)
+        if not unknown:
+            return None
+        names = ", ".join(f"“{n}”" for n in unknown)
+        return [f"the archive never mentions {names}: no paragraph can answer the question"]
+
     def decide_verdict(self, inputs: dict[str, str], form: AnswerForm) -> Verdict | None:
         """A yes/no question's verdict from the model's first-token probabilities (one
         one-token call; llama.cpp keeps the processed prompt for the answer that follows).
@@ -290,13 +299,7 @@ class AnswerChain:
         result = self.searcher.search(question, 2 * k, filters, decompose=True)
         notes = result.too_weak(self.min_relevance)
         if notes is None:
-            unknown = self.unknown_names(question, result)
-            if unknown:
-                notes = [
-                    "the archive never mentions "
-                    + ", ".join(f"“{n}”" for n in unknown)
-                    + ": no paragraph can answer the question"
-                ]
+            notes = self.unknown_names_note(question, result)
         return replace(result, hits=self.pick(question, result, k)), notes
 
     def prompt_inputs(

@@ -166,32 +166,35 @@ class SentenceReader:
         """Yield the short answer's characters as the model writes them, then the reply."""
         messages = self.messages(shown, question)
         constrained = self._accepts_format is not False
-        raw = ""
+        got: list[str] = []  # the reply so far
+
+        def answer_pieces(constrained: bool) -> Iterator[str]:
+            for piece in self._pieces(messages, constrained):
+                before = "".join(got)
+                got.append(piece)
+                out = _answer_delta(before, before + piece)
+                if out:
+                    yield out
+
         try:
             try:
-                for piece in self._pieces(messages, constrained):
-                    out, raw = _answer_delta(raw, raw + piece), raw + piece
-                    if out:
-                        yield out
+                yield from answer_pieces(constrained)
             except ArchiveQAError:
                 raise
             except Exception as exc:
-                if not constrained or raw or not _rejects_format(exc):
+                if not constrained or got or not _rejects_format(exc):
                     raise
                 # An endpoint that does not take a JSON schema: ask again without one.
                 log.warning("the endpoint rejected response_format, parsing its reply: %s", exc)
                 self._accepts_format = constrained = False
-                for piece in self._pieces(messages, constrained):
-                    out, raw = _answer_delta(raw, raw + piece), raw + piece
-                    if out:
-                        yield out
+                yield from answer_pieces(constrained)
         except ArchiveQAError:
             raise
         except Exception as exc:  # endpoint down, timeout, runtime failure
             raise GeneratorError(f"the answer generator failed: {exc}") from exc
         if constrained:
             self._accepts_format = True
-        yield parse_reply(raw, shown, constrained)
+        yield parse_reply("".join(got), shown, constrained)
 
     def _pieces(self, messages: list[Any], constrained: bool) -> Iterator[str]:
         kwargs: dict[str, Any] = {"max_tokens": self.max_tokens}
